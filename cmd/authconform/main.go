@@ -1,0 +1,99 @@
+// Command authconform is the one CLI of the project: run the conformance
+// suites, serve the reference implementation, load-test auth paths, and
+// re-report load results. Each subcommand lives in its own file and
+// registers itself in commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand. run returns the process exit code: 0 success,
+// 1 a failed check / breached threshold, 2 a usage error.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{}
+
+func register(name string, c command) { commands[name] = c }
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() { os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func mainExit(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "authconform: unknown command %q; run 'authconform --help' for the list\n", args[0])
+		return exitUsage
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "authconform: conformance suite and load harness for API authentication")
+	fmt.Fprintln(w, "\nUsage: authconform COMMAND [flags]   (authconform COMMAND --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error.")
+}
+
+// parseFlags parses fs and turns any flag error into the one-line usage
+// error contract: "authconform CMD: <problem>; <fix>" and exit code 2.
+// ok is false when the caller must return code (help printed, or an error).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "Usage of authconform %s:\n", fs.Name())
+		fs.PrintDefaults()
+		return exitOK, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "authconform %s: %s; run 'authconform %s --help'\n", fs.Name(), oneLine(err.Error()), fs.Name())
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// usageErr prints a one-line usage error and returns exitUsage.
+func usageErr(stderr io.Writer, cmd, format string, a ...any) int {
+	fmt.Fprintf(stderr, "authconform %s: %s\n", cmd, oneLine(fmt.Sprintf(format, a...)))
+	return exitUsage
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// stringsFlag is a repeatable string flag (--fault A --fault B).
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,162 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// ErrorBody is the exact JSON shape of an error response: the listed fields
+// and no others. The reference renders it, the suites match it.
+type ErrorBody struct {
+	Fields []Field
+}
+
+// FieldKind says how a field's value is checked.
+type FieldKind int
+
+const (
+	KindExact     FieldKind = iota // value equals Value (after JSON round trip)
+	KindAnyString                  // any non-empty string
+	KindPattern                    // string matching Pattern
+	KindInteger                    // any integral JSON number
+)
+
+// Field is one field of an ErrorBody.
+type Field struct {
+	Name    string
+	Kind    FieldKind
+	Value   any // KindExact
+	Pattern *regexp.Regexp
+}
+
+// Body builds an ErrorBody.
+func Body(fs ...Field) ErrorBody { return ErrorBody{Fields: fs} }
+
+// Exact is a field whose value must equal v.
+func Exact(name string, v any) Field { return Field{Name: name, Kind: KindExact, Value: v} }
+
+// AnyString is a field holding any non-empty string.
+func AnyString(name string) Field { return Field{Name: name, Kind: KindAnyString} }
+
+// Pattern is a string field matching re.
+func Pattern(name, re string) Field {
+	return Field{Name: name, Kind: KindPattern, Pattern: regexp.MustCompile(re)}
+}
+
+// Integer is a field holding an integral number.
+func Integer(name string) Field { return Field{Name: name, Kind: KindInteger} }
+
+// Render builds a body of this shape. Free string fields get message;
+// pattern fields get message too (the caller formats it to match); integer
+// fields get the matching entry of ints (by name), else 0.
+func (b ErrorBody) Render(message string, ints map[string]int) map[string]any {
+	out := make(map[string]any, len(b.Fields))
+	for _, f := range b.Fields {
+		switch f.Kind {
+		case KindExact:
+			out[f.Name] = f.Value
+		case KindAnyString, KindPattern:
+			out[f.Name] = message
+		case KindInteger:
+			out[f.Name] = ints[f.Name]
+		}
+	}
+	return out
+}
+
+// Match checks a response body against the shape: valid JSON object, every
+// field present with an acceptable value, no extra fields. The error says
+// which field is wrong and never echoes more than the field's value.
+func (b ErrorBody) Match(body []byte) error {
+	var got map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		return fmt.Errorf("%w: not a JSON object: %v", ErrBodyMismatch, err)
+	}
+	want := map[string]bool{}
+	var problems []string
+	for _, f := range b.Fields {
+		want[f.Name] = true
+		v, ok := got[f.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("field %q missing", f.Name))
+			continue
+		}
+		if p := f.check(v); p != "" {
+			problems = append(problems, fmt.Sprintf("field %q: %s", f.Name, p))
+		}
+	}
+	var extra []string
+	for k := range got {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		problems = append(problems, fmt.Sprintf("unexpected field %q", k))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrBodyMismatch, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (f Field) check(v any) string {
+	switch f.Kind {
+	case KindExact:
+		switch want := f.Value.(type) {
+		case string:
+			if s, ok := v.(string); !ok || s != want {
+				return fmt.Sprintf("got %v, want %q", v, want)
+			}
+		case int:
+			n, ok := v.(json.Number)
+			if !ok || n.String() != fmt.Sprint(want) {
+				return fmt.Sprintf("got %v, want %d", v, want)
+			}
+		default:
+			if fmt.Sprint(v) != fmt.Sprint(want) {
+				return fmt.Sprintf("got %v, want %v", v, want)
+			}
+		}
+	case KindAnyString:
+		if s, ok := v.(string); !ok || s == "" {
+			return fmt.Sprintf("got %v, want a non-empty string", v)
+		}
+	case KindPattern:
+		s, ok := v.(string)
+		if !ok || !f.Pattern.MatchString(s) {
+			return fmt.Sprintf("got %v, want a string matching %s", v, f.Pattern)
+		}
+	case KindInteger:
+		n, ok := v.(json.Number)
+		if !ok {
+			return fmt.Sprintf("got %v, want an integer", v)
+		}
+		if _, err := n.Int64(); err != nil {
+			return fmt.Sprintf("got %v, want an integer", v)
+		}
+	}
+	return ""
+}
+
+// Int returns the integer field name of a JSON body, for 429's retry_after.
+func Int(body []byte, name string) (int64, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return 0, err
+	}
+	v, ok := raw[name].(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("field %q is not a number", name)
+	}
+	return v.Int64()
+}
