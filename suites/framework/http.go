@@ -1,0 +1,232 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// Req is one request a spec sends. Path is relative to the profile's base
+// path unless it starts with "http" (an absolute URL) or Raw is set.
+type Req struct {
+	Method string
+	Path   string
+	// Header is sent as is; use Cred to add a credential.
+	Header http.Header
+	// JSON, when non-nil, is marshalled as the body with Content-Type
+	// application/json; Body is sent raw otherwise.
+	JSON any
+	Body []byte
+	// BaseURL overrides the target's (for Deploy'd instances).
+	BaseURL string
+}
+
+// Resp is what came back, with a printable, masked transcript.
+type Resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Exchange is the request and response as text, secrets masked.
+	Exchange string
+}
+
+// JSONMap decodes the body as a JSON object (nil if it is not one).
+func (r *Resp) JSONMap() map[string]any {
+	var m map[string]any
+	if json.Unmarshal(r.Body, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// String returns the field as a string ("" if absent or not a string).
+func (r *Resp) String(field string) string {
+	s, _ := r.JSONMap()[field].(string)
+	return s
+}
+
+// Client sends requests to one target and records every exchange in the
+// spec's report (visible in the HTML report and failure messages).
+type Client struct {
+	Profile *spec.Profile
+	BaseURL string
+	// Secrets are masked in every transcript.
+	Secrets []string
+	HTTP    *http.Client
+}
+
+// DefaultTimeout bounds one request of a spec.
+const DefaultTimeout = 10 * time.Second
+
+// NewClient returns a client for target t of profile p with its own
+// connection pool.
+func NewClient(p *spec.Profile, t *spec.Target) *Client {
+	tr := &http.Transport{
+		Proxy:               nil, // never send test traffic through a proxy from the environment
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}}
+}
+
+// Client returns a client for the context's target.
+func (c *Ctx) Client() *Client {
+	cl := NewClient(c.Profile, c.Target())
+	return cl
+}
+
+// For returns a client for another instance of the same profile (Deploy).
+func (cl *Client) For(t *spec.Target) *Client {
+	n := *cl
+	n.BaseURL = t.BaseURL
+	n.Secrets = append(append([]string(nil), cl.Secrets...), t.Secrets()...)
+	return &n
+}
+
+// AddSecret masks s in every later transcript (tokens obtained by login).
+func (cl *Client) AddSecret(s ...string) { cl.Secrets = append(cl.Secrets, s...) }
+
+// Cred returns the headers carrying cred by transport tr.
+func Cred(tr spec.Transport, cred string) http.Header {
+	h := http.Header{}
+	switch tr {
+	case spec.TransportBearer:
+		h.Set("Authorization", "Bearer "+cred)
+	case spec.TransportXAPIKey:
+		h.Set("X-API-Key", cred)
+	case spec.TransportRawAuthorization:
+		h.Set("Authorization", cred)
+	case spec.TransportDeviceKey:
+		h.Set("X-Device-API-Key", cred)
+	default:
+		panic("framework: unknown transport " + string(tr))
+	}
+	return h
+}
+
+// UserCred returns the headers for a user credential by the profile's
+// default (first) transport.
+func (cl *Client) UserCred(cred string) http.Header { return Cred(cl.Profile.Transports[0], cred) }
+
+// Get sends GET path with headers h.
+func (cl *Client) Get(path string, h http.Header) *Resp {
+	return cl.Do(Req{Method: http.MethodGet, Path: path, Header: h})
+}
+
+// PostJSON sends POST path with a JSON body.
+func (cl *Client) PostJSON(path string, h http.Header, body any) *Resp {
+	return cl.Do(Req{Method: http.MethodPost, Path: path, Header: h, JSON: body})
+}
+
+// Do sends r, records the exchange in the spec report and fails the spec
+// (not the process) on a transport error.
+func (cl *Client) Do(r Req) *Resp {
+	resp, err := cl.Try(context.Background(), r)
+	if err != nil {
+		Fail(err.Error())
+	}
+	AddReportEntry("exchange", resp.Exchange, ReportEntryVisibilityNever)
+	return resp
+}
+
+// Try is Do without failing or recording: for goroutines (races) and for
+// polling. It is safe for concurrent use.
+func (cl *Client) Try(ctx context.Context, r Req) (*Resp, error) {
+	url := r.Path
+	if !strings.HasPrefix(url, "http") {
+		base := cl.BaseURL
+		if r.BaseURL != "" {
+			base = r.BaseURL
+		}
+		url = base + cl.Profile.BasePath + r.Path
+	}
+	body := r.Body
+	if r.JSON != nil {
+		b, err := json.Marshal(r.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("framework: marshal body: %w", err)
+		}
+		body = b
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("framework: build request %s %s: %v", method, cl.mask(url), err)
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	if r.JSON != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hr, err := cl.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("framework: %s %s: %v", method, cl.mask(url), cl.mask(err.Error()))
+	}
+	defer hr.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(hr.Body, 1<<20))
+	out := &Resp{Status: hr.StatusCode, Header: hr.Header, Body: rb}
+	out.Exchange = cl.transcript(req, body, out)
+	return out, nil
+}
+
+func (cl *Client) mask(s string) string { return spec.Mask(s, cl.Secrets) }
+
+// transcript renders request and response like curl -v, secrets masked,
+// long values shortened.
+func (cl *Client) transcript(req *http.Request, body []byte, r *Resp) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, req.URL.RequestURI())
+	writeHeaders(&b, "> ", req.Header)
+	if len(body) > 0 {
+		fmt.Fprintf(&b, ">\n> %s\n", shorten(string(body), 400))
+	}
+	fmt.Fprintf(&b, "< %d %s\n", r.Status, http.StatusText(r.Status))
+	writeHeaders(&b, "< ", r.Header)
+	if len(r.Body) > 0 {
+		fmt.Fprintf(&b, "<\n< %s\n", shorten(string(r.Body), 600))
+	}
+	return cl.mask(b.String())
+}
+
+func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, shorten(v, 200))
+		}
+	}
+}
+
+func shorten(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:n], len(s)-n)
+}
