@@ -184,11 +184,11 @@ func (c *Ctx) missing(ch spec.Check) string {
 
 // Label helpers. Every label goes through these so the registry stays the
 // single source (STYLE.md: labels only through typed helpers).
-func CheckLabel(id string) string                  { return id }
-func LevelLabel(l spec.Level) string               { return "level:" + string(l) }
-func AreaLabel(a string) string                    { return "area:" + a }
-func ProfileLabel(p spec.ProfileName) string       { return "profile:" + string(p) }
-func NeedLabel(n spec.Need) string                 { return "needs:" + string(n) }
+func CheckLabel(id string) string            { return id }
+func LevelLabel(l spec.Level) string         { return "level:" + string(l) }
+func AreaLabel(a string) string              { return "area:" + a }
+func ProfileLabel(p spec.ProfileName) string { return "profile:" + string(p) }
+func NeedLabel(n spec.Need) string           { return "needs:" + string(n) }
 func labelValue(labels []string, prefix string) string {
 	for _, l := range labels {
 		if strings.HasPrefix(l, prefix) {

@@ -93,7 +93,9 @@ func (m *errorMatcher) NegatedFailureMessage(actual any) string {
 func (c *Ctx) Be401() types.GomegaMatcher { return BeErrorResponse(401, c.Profile.Err401) }
 
 // Be401Missing is the profile's 401 for a request without credential.
-func (c *Ctx) Be401Missing() types.GomegaMatcher { return BeErrorResponse(401, c.Profile.Err401Missing) }
+func (c *Ctx) Be401Missing() types.GomegaMatcher {
+	return BeErrorResponse(401, c.Profile.Err401Missing)
+}
 
 // Be403 is the profile's 403.
 func (c *Ctx) Be403() types.GomegaMatcher { return BeErrorResponse(403, c.Profile.Err403) }

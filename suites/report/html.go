@@ -1,0 +1,80 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"strings"
+
+	"github.com/authconform/authconform/suites/framework"
+)
+
+// The page is self-contained: inline CSS, no scripts or fonts from the
+// network, readable without JavaScript (details/summary for transcripts).
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"lower": strings.ToLower,
+	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"secs":  func(ms int64) string { return fmt.Sprintf("%.1f s", float64(ms)/1000) },
+	"sum":   func(a, b int) int { return a + b },
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>authconform report</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#1b1b1b}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;width:100%;margin:.5em 0}
+th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #e4e4e4;vertical-align:top}
+th{background:#f4f4f4}
+.passed{color:#11652c}.failed{color:#a4161a;font-weight:600}.skipped{color:#6b6b6b}
+.conformant{background:#e3f4e8}.non-conformant{background:#fbe4e4}
+.verdict{font-weight:700;padding:.1em .4em;border-radius:3px}
+pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.meta td:first-child{color:#555;width:10em}
+.reason{white-space:pre-wrap}
+</style></head><body>
+<h1>authconform conformance report</h1>
+<table class="meta">
+<tr><td>suite</td><td>{{.Suite}} {{.Version}}</td></tr>
+<tr><td>environment</td><td>{{.Env}}</td></tr>
+<tr><td>started</td><td>{{.Start.Format "2006-01-02 15:04:05 MST"}}</td></tr>
+<tr><td>finished</td><td>{{.End.Format "2006-01-02 15:04:05 MST"}}</td></tr>
+{{if .Faults}}<tr><td>faults (mutants)</td><td>{{range .Faults}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
+{{if .LabelFilter}}<tr><td>label filter</td><td><code>{{.LabelFilter}}</code></td></tr>{{end}}
+<tr><td>strict</td><td>{{.Strict}}</td></tr>
+</table>
+<h2>Verdict per profile</h2>
+<table id="summary"><tr><th>profile</th><th>target</th><th>verdict</th><th>MUST passed</th><th>MUST failed</th><th>MUST skipped</th><th>SHOULD score</th><th>wall</th></tr>
+{{range .Summary}}<tr class="{{.Verdict}}" data-profile="{{.Profile}}"><td>{{.Profile}}</td><td>{{index $.Targets .Profile}}</td><td><span class="verdict">{{.Verdict}}</span></td><td>{{.MustPassed}}</td><td>{{.MustFailed}}</td><td>{{.MustSkipped}}</td><td>{{pct .ShouldScore}} ({{.ShouldPassed}}/{{sum .ShouldPassed .ShouldFailed}})</td><td>{{secs .WallMs}}</td></tr>
+{{end}}</table>
+{{range $p := .Profiles}}
+<h2 id="profile-{{$p}}">{{$p}}</h2>
+<table class="checks"><tr><th>check</th><th>level</th><th>status</th><th>what is checked</th><th>source</th><th>details</th></tr>
+{{range $.Checks}}{{if eq .Profile $p}}<tr class="check" id="{{$p}}-{{.ID}}" data-id="{{.ID}}" data-status="{{.Status}}">
+<td>{{.ID}}</td><td>{{.Level}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Title}}</td><td>{{.Source}}</td>
+<td>{{if .Reason}}<div class="reason">{{.Reason}}</div>{{end}}
+{{range .ShouldFailures}}<div class="reason">SHOULD not met: {{.}}</div>{{end}}
+{{range .Specs}}{{if .Exchanges}}<details><summary>{{.Text}} — {{.Status}} ({{.DurationMs}} ms): sent and received</summary>{{range .Exchanges}}<pre>{{.}}</pre>{{end}}</details>{{end}}{{end}}
+</td></tr>{{end}}{{end}}
+</table>
+{{end}}
+</body></html>
+`))
+
+// HTML renders the run as a self-contained page.
+func HTML(r *framework.RunReport) ([]byte, error) {
+	var b bytes.Buffer
+	if err := page.Execute(&b, r); err != nil {
+		return nil, fmt.Errorf("report: html: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// WriteHTML writes the page.
+func WriteHTML(path string, r *framework.RunReport) error {
+	b, err := HTML(r)
+	if err != nil {
+		return err
+	}
+	return write(path, b)
+}

@@ -1,0 +1,114 @@
+// Package report writes a conformance run as JSON, JUnit XML and a
+// self-contained HTML page. Every string in a report comes from
+// framework.Collect, which has already masked the target's secrets.
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+
+	"github.com/authconform/authconform/suites/framework"
+)
+
+func write(path string, b []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes the run as indented JSON.
+func WriteJSON(path string, r *framework.RunReport) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return write(path, append(b, '\n'))
+}
+
+// JUnit converts the run into JUnit XML, one test suite per profile and one
+// test case per check (classname profile.area), using Ginkgo's JUnit types.
+func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
+	var out reporters.JUnitTestSuites
+	for _, p := range r.Profiles {
+		s := reporters.JUnitTestSuite{Name: "authconform " + p, Package: r.Targets[p], Timestamp: r.Start.Format("2006-01-02T15:04:05")}
+		s.Properties.Properties = append(s.Properties.Properties,
+			reporters.JUnitProperty{Name: "env", Value: r.Env},
+			reporters.JUnitProperty{Name: "version", Value: r.Version},
+			reporters.JUnitProperty{Name: "faults", Value: strings.Join(r.Faults, ",")})
+		for _, c := range r.Checks {
+			if c.Profile != p {
+				continue
+			}
+			tc := reporters.JUnitTestCase{
+				Name:      fmt.Sprintf("%s [%s] %s", c.ID, c.Level, c.Title),
+				Classname: p + "." + c.Area,
+				Status:    c.Status,
+				Time:      float64(c.DurationMs) / 1000,
+			}
+			switch c.Status {
+			case framework.Failed:
+				if c.Level == "MUST" || r.Strict {
+					tc.Failure = &reporters.JUnitFailure{Message: firstLine(c.Reason), Type: "failed", Description: c.Reason + "\n\n" + exchanges(c)}
+					s.Failures++
+				} else {
+					// A failed SHOULD check is reported but does not fail CI
+					// (without --strict): JUnit has no "warning", so it is
+					// written as skipped with the finding in the message.
+					tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD not met (does not fail the run): " + firstLine(c.Reason)}
+					s.Skipped++
+				}
+			case framework.Skipped:
+				tc.Skipped = &reporters.JUnitSkipped{Message: "skipped - " + firstLine(c.Reason)}
+				s.Skipped++
+			}
+			s.Tests++
+			s.Time += tc.Time
+			s.TestCases = append(s.TestCases, tc)
+		}
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Disabled += s.Skipped
+		out.Time += s.Time
+		out.TestSuites = append(out.TestSuites, s)
+	}
+	return out
+}
+
+// WriteJUnit writes JUnit XML.
+func WriteJUnit(path string, r *framework.RunReport) error {
+	b, err := xml.MarshalIndent(JUnit(r), "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return write(path, append([]byte(xml.Header), append(b, '\n')...))
+}
+
+func exchanges(c framework.CheckResult) string {
+	var b strings.Builder
+	for _, s := range c.Specs {
+		for _, e := range s.Exchanges {
+			b.WriteString(e)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
