@@ -1,32 +1,43 @@
 # authconform: the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 BIN     := bin/authconform
-PROFILE ?= all
+REPORTS ?= reports
 
 export TESTCONTAINERS_RYUK_DISABLED = true
 
-.PHONY: all build run test unit race lint bench mutants clean
+.PHONY: all build run test lint mutants bench reference clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/authconform
 
-# Main job (see README).
+# Main job: every profile against the embedded reference, three reports.
 run: build
-	$(BIN) reference --profile roboticks --addr 127.0.0.1:8080
+	$(BIN) run --profile all --json $(REPORTS)/report.json --junit $(REPORTS)/junit.xml --html $(REPORTS)/report.html
 
-# Every test: lint, unit tests, race tests on the concurrent parts.
+# Serve one profile of the reference (PROFILE=roboticks by default).
+PROFILE ?= roboticks
+reference: build
+	$(BIN) reference --profile $(PROFILE) --addr 127.0.0.1:8080 --target-out $(REPORTS)/target-$(PROFILE).yaml
+
+# Every test: lint, unit tests (race detector on the concurrent packages),
+# the conformance run, the catalogue check and the mutant matrix.
 test: lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -race -timeout 10m ./reference/... ./spec/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Proof that every MUST check can fail: one run per reference fault.
+mutants:
+	$(GO) test -count=1 -v -run 'TestMutants|TestEveryMustCheckHasAMutant' ./cmd/authconform
+
 bench: build
 	@echo "bench: not yet implemented"
 
 clean:
-	rm -rf bin reports
+	rm -rf bin $(REPORTS)
