@@ -1,0 +1,82 @@
+package loadgen
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Label is what one attack (one process, one shard) writes into the Attack
+// field of every result it records, so that a results file describes itself:
+// `authconform report` recomputes schedule slip, expectations and the
+// rate-limit analysis from the file alone, and merges shards correctly.
+// It never holds a secret.
+type Label struct {
+	Scenario string
+	Pace     Pace
+	Shard    Shard
+	Began    time.Time // origin of the pacer's schedule
+	// RateLimit and RateWindow are the budget of the rate-limited key
+	// (ratelimit scenario only).
+	RateLimit  int
+	RateWindow time.Duration
+	// Profile is the target's profile.
+	Profile string
+}
+
+const labelPrefix = "authconform;"
+
+// String encodes the label: authconform;scenario=…;pace=…;shard=i/N;t0=ns;…
+func (l Label) String() string {
+	var b strings.Builder
+	b.WriteString(labelPrefix)
+	fmt.Fprintf(&b, "scenario=%s;pace=%s;shard=%s;t0=%d", l.Scenario, l.Pace, l.Shard, l.Began.UnixNano())
+	if l.Profile != "" {
+		fmt.Fprintf(&b, ";profile=%s", l.Profile)
+	}
+	if l.RateLimit > 0 {
+		fmt.Fprintf(&b, ";limit=%d/%s", l.RateLimit, l.RateWindow)
+	}
+	return b.String()
+}
+
+// ParseLabel decodes String's output. ok is false for results not written
+// by authconform (plain vegeta files): they are reported without slip.
+func ParseLabel(s string) (l Label, ok bool) {
+	if !strings.HasPrefix(s, labelPrefix) {
+		return Label{}, false
+	}
+	for _, kv := range strings.Split(s[len(labelPrefix):], ";") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "scenario":
+			l.Scenario = v
+		case "pace":
+			p, err := parsePace(v)
+			if err != nil {
+				return Label{}, false
+			}
+			l.Pace = p
+		case "shard":
+			sh, err := ParseShard(v)
+			if err != nil {
+				return Label{}, false
+			}
+			l.Shard = sh
+		case "t0":
+			ns, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return Label{}, false
+			}
+			l.Began = time.Unix(0, ns)
+		case "profile":
+			l.Profile = v
+		case "limit":
+			n, w, _ := strings.Cut(v, "/")
+			l.RateLimit, _ = strconv.Atoi(n)
+			l.RateWindow, _ = time.ParseDuration(w)
+		}
+	}
+	return l, l.Scenario != "" && !l.Began.IsZero()
+}

@@ -1,0 +1,483 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// DefaultLateAfter is how far behind its planned send time a request may
+// leave before it counts as late.
+const DefaultLateAfter = time.Millisecond
+
+// Latencies is vegeta's latency block (nanoseconds) plus p999. Percentiles
+// come from an HDR histogram (3 significant digits), not from a t-digest.
+type Latencies struct {
+	Total time.Duration `json:"total"`
+	Mean  time.Duration `json:"mean"`
+	P50   time.Duration `json:"50th"`
+	P90   time.Duration `json:"90th"`
+	P95   time.Duration `json:"95th"`
+	P99   time.Duration `json:"99th"`
+	P999  time.Duration `json:"999th"`
+	Max   time.Duration `json:"max"`
+	Min   time.Duration `json:"min"`
+}
+
+// Slip is how late requests left compared with the pacer's plan.
+type Slip struct {
+	Mean time.Duration `json:"mean"`
+	P99  time.Duration `json:"99th"`
+	Max  time.Duration `json:"max"`
+}
+
+// TargetInfo names the target without any credential.
+type TargetInfo struct {
+	Profile string `json:"profile,omitempty"`
+	BaseURL string `json:"baseURL,omitempty"`
+	Kind    string `json:"kind,omitempty"` // embedded | file
+}
+
+// Report is vegeta's JSON report shape plus authconform's fields. Every
+// duration is in nanoseconds, as in vegeta.
+type Report struct {
+	Latencies   Latencies          `json:"latencies"`
+	BytesIn     vegeta.ByteMetrics `json:"bytes_in"`
+	BytesOut    vegeta.ByteMetrics `json:"bytes_out"`
+	Earliest    time.Time          `json:"earliest"`
+	Latest      time.Time          `json:"latest"`
+	End         time.Time          `json:"end"`
+	Duration    time.Duration      `json:"duration"`
+	Wait        time.Duration      `json:"wait"`
+	Requests    uint64             `json:"requests"`
+	Rate        float64            `json:"rate"`
+	Throughput  float64            `json:"throughput"`
+	Success     float64            `json:"success"`
+	StatusCodes map[string]int     `json:"status_codes"`
+	Errors      []string           `json:"errors"`
+
+	// P999 repeats latencies.999th at the top level for threshold tools.
+	P999 time.Duration `json:"p999"`
+	// AskedRate is the planned mean rate summed over shards (req/s).
+	AskedRate float64 `json:"asked_rate"`
+	// Slip is send time minus planned send time; Late counts requests
+	// that left more than LateAfter behind plan (they could not be sent
+	// on time: the attacker, not the server, was the bottleneck or the
+	// server held every connection).
+	Slip      Slip          `json:"slip"`
+	Late      uint64        `json:"late"`
+	LateAfter time.Duration `json:"late_after"`
+	// FromPlan is the latency measured from the planned send time
+	// (latency + slip): the number a user would have seen, free of
+	// coordinated omission.
+	FromPlan Latencies `json:"latencies_from_plan"`
+
+	Scenario string     `json:"scenario"`
+	Target   TargetInfo `json:"target"`
+	// Shard is "i/N" for one shard's report, "merged N" for a merge.
+	Shard  string   `json:"shard"`
+	Shards []string `json:"shards,omitempty"`
+	// Expect says what counts as success for this scenario.
+	Expect string   `json:"expect,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+
+	RateLimit *RateLimitReport `json:"ratelimit,omitempty"`
+	Provision *ProvisionReport `json:"provision,omitempty"`
+
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	Baseline   []BaselineResult  `json:"baseline,omitempty"`
+}
+
+func newHist() *hdr.Histogram { return hdr.New(1, int64(time.Hour), 3) }
+
+func record(h *hdr.Histogram, d time.Duration) {
+	v := int64(d)
+	if v < 0 {
+		v = 0
+	}
+	if v > int64(time.Hour) {
+		v = int64(time.Hour)
+	}
+	_ = h.RecordValue(v)
+}
+
+func latencies(h *hdr.Histogram, total time.Duration, n uint64) Latencies {
+	if n == 0 {
+		return Latencies{}
+	}
+	q := func(p float64) time.Duration { return time.Duration(h.ValueAtQuantile(p)) }
+	return Latencies{
+		Total: total, Mean: time.Duration(float64(total) / float64(n)),
+		P50: q(50), P90: q(90), P95: q(95), P99: q(99), P999: q(99.9),
+		Max: time.Duration(h.Max()), Min: time.Duration(h.Min()),
+	}
+}
+
+type group struct {
+	label  Label
+	ok     bool // label parsed
+	seen   uint64
+	maxSeq uint64
+}
+
+// Aggregator sums results into a Report. It is safe for concurrent use
+// (the live progress line reads it while results stream in).
+type Aggregator struct {
+	mu        sync.Mutex
+	lat, slip *hdr.Histogram
+	fromPlan  *hdr.Histogram
+	latTotal  time.Duration
+	slipTotal time.Duration
+	fpTotal   time.Duration
+	slipN     uint64
+	late      uint64
+	lateAfter time.Duration
+
+	requests, success uint64
+	bytesIn, bytesOut uint64
+	codes             map[string]int
+	errs              map[string]struct{}
+	errList           []string
+	earliest, latest  time.Time
+	end               time.Time
+
+	groups   map[string]*group
+	rl       *rateLimitAnalyzer
+	prov     *provisionAnalyzer
+	scenario string
+}
+
+// NewAggregator returns an empty aggregator; lateAfter <= 0 means
+// DefaultLateAfter.
+func NewAggregator(lateAfter time.Duration) *Aggregator {
+	if lateAfter <= 0 {
+		lateAfter = DefaultLateAfter
+	}
+	return &Aggregator{
+		lat: newHist(), slip: newHist(), fromPlan: newHist(), lateAfter: lateAfter,
+		codes: map[string]int{}, errs: map[string]struct{}{}, errList: []string{},
+		groups: map[string]*group{},
+	}
+}
+
+// Add records one result.
+func (a *Aggregator) Add(r *vegeta.Result) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g := a.groups[r.Attack]
+	if g == nil {
+		g = &group{}
+		g.label, g.ok = ParseLabel(r.Attack)
+		a.groups[r.Attack] = g
+		if g.ok {
+			if a.scenario == "" {
+				a.scenario = g.label.Scenario
+			}
+			if g.label.Scenario == "ratelimit" && a.rl == nil {
+				a.rl = newRateLimitAnalyzer(g.label.RateLimit, g.label.RateWindow)
+			}
+			if g.label.Scenario == "provision-race" && a.prov == nil {
+				a.prov = &provisionAnalyzer{keys: map[string]*provKey{}}
+			}
+		}
+	}
+	g.seen++
+	if r.Seq > g.maxSeq {
+		g.maxSeq = r.Seq
+	}
+	a.requests++
+	a.codes[strconv.Itoa(int(r.Code))]++
+	a.bytesIn += r.BytesIn
+	a.bytesOut += r.BytesOut
+	record(a.lat, r.Latency)
+	a.latTotal += r.Latency
+	if a.earliest.IsZero() || r.Timestamp.Before(a.earliest) {
+		a.earliest = r.Timestamp
+	}
+	if r.Timestamp.After(a.latest) {
+		a.latest = r.Timestamp
+	}
+	if e := r.End(); e.After(a.end) {
+		a.end = e
+	}
+	scen := ""
+	if g.ok {
+		scen = g.label.Scenario
+		planned := g.label.Began.Add(g.label.Pace.PlannedAt(r.Seq))
+		s := r.Timestamp.Sub(planned)
+		if s < 0 {
+			s = 0 // within clock-reading noise of the plan
+		}
+		record(a.slip, s)
+		a.slipTotal += s
+		a.slipN++
+		if s > a.lateAfter {
+			a.late++
+		}
+		record(a.fromPlan, s+r.Latency)
+		a.fpTotal += s + r.Latency
+	}
+	ok, errText := Expected(scen, r)
+	if ok {
+		a.success++
+	} else if errText != "" {
+		if _, seen := a.errs[errText]; !seen && len(a.errList) < 100 {
+			a.errs[errText] = struct{}{}
+			a.errList = append(a.errList, errText)
+		}
+	}
+	if a.rl != nil && scen == "ratelimit" {
+		a.rl.add(r)
+	}
+	if a.prov != nil && scen == "provision-race" {
+		a.prov.add(r)
+	}
+}
+
+// Expected says whether a result is what the scenario asks for, and if not
+// the error text to report. Scenarios whose point is a refusal
+// (key-invalid) succeed on 401; key-mixed and provision-race tag each
+// request in the URL fragment (never sent to the server).
+func Expected(scenario string, r *vegeta.Result) (bool, string) {
+	want := "2xx"
+	ok := r.Code >= 200 && r.Code < 300
+	switch scenario {
+	case "key-invalid":
+		want, ok = "401", r.Code == 401
+	case "key-mixed":
+		if strings.HasSuffix(r.URL, "#invalid") {
+			want, ok = "401", r.Code == 401
+		}
+	case "ratelimit":
+		want, ok = "2xx or 429", (r.Code >= 200 && r.Code < 300) || r.Code == 429
+	case "provision-race":
+		// Exactly one redemption per key succeeds; the others must be
+		// refused with 401 (or 403/409 when the implementation says so).
+		want, ok = "2xx, or 4xx for a used key", r.Code >= 200 && r.Code < 500
+	case "mqtt-connect":
+		want, ok = "CONNACK accepted", r.Code == 200
+	}
+	if ok {
+		return true, ""
+	}
+	if r.Error != "" {
+		return false, r.Error
+	}
+	return false, fmt.Sprintf("%d (want %s)", r.Code, want)
+}
+
+// Snapshot is a cheap view for the live progress line.
+type Snapshot struct {
+	Requests, Failed uint64
+	P99              time.Duration
+}
+
+// Snapshot reads the running totals.
+func (a *Aggregator) Snapshot() Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return Snapshot{Requests: a.requests, Failed: a.requests - a.success, P99: time.Duration(a.lat.ValueAtQuantile(99))}
+}
+
+// Report computes the summary. It may be called more than once.
+func (a *Aggregator) Report() *Report {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rep := &Report{
+		StatusCodes: map[string]int{}, Errors: append([]string{}, a.errList...),
+		Requests: a.requests, LateAfter: a.lateAfter, Late: a.late, Scenario: a.scenario,
+		Earliest: a.earliest, Latest: a.latest, End: a.end,
+	}
+	for k, v := range a.codes {
+		rep.StatusCodes[k] = v
+	}
+	rep.BytesIn.Total, rep.BytesOut.Total = a.bytesIn, a.bytesOut
+	if a.requests > 0 {
+		rep.Latencies = latencies(a.lat, a.latTotal, a.requests)
+		rep.P999 = rep.Latencies.P999
+		rep.Duration = a.latest.Sub(a.earliest)
+		rep.Wait = a.end.Sub(a.latest)
+		rep.Rate = float64(a.requests)
+		rep.Throughput = float64(a.success)
+		if s := rep.Duration.Seconds(); s > 0 {
+			rep.Rate /= s
+			rep.Throughput /= (rep.Duration + rep.Wait).Seconds()
+		}
+		rep.Success = float64(a.success) / float64(a.requests)
+		rep.BytesIn.Mean = float64(a.bytesIn) / float64(a.requests)
+		rep.BytesOut.Mean = float64(a.bytesOut) / float64(a.requests)
+	}
+	if a.slipN > 0 {
+		rep.Slip = Slip{
+			Mean: time.Duration(float64(a.slipTotal) / float64(a.slipN)),
+			P99:  time.Duration(a.slip.ValueAtQuantile(99)),
+			Max:  time.Duration(a.slip.Max()),
+		}
+		rep.FromPlan = latencies(a.fromPlan, a.fpTotal, a.slipN)
+	}
+	var shards []string
+	var profile string
+	for _, g := range a.groups {
+		if !g.ok {
+			continue
+		}
+		rep.AskedRate += g.label.Pace.Asked()
+		shards = append(shards, g.label.Shard.String())
+		profile = g.label.Profile
+	}
+	sort.Strings(shards)
+	rep.Target.Profile = profile
+	switch {
+	case len(shards) == 1:
+		rep.Shard = shards[0]
+	case len(shards) > 1:
+		rep.Shard = fmt.Sprintf("merged %d", len(shards))
+		rep.Shards = shards
+	}
+	if a.rl != nil {
+		rep.RateLimit = a.rl.report()
+	}
+	if a.prov != nil {
+		rep.Provision = a.prov.report()
+	}
+	rep.Expect = expectText(a.scenario)
+	return rep
+}
+
+func expectText(s string) string {
+	switch s {
+	case "key-invalid":
+		return "success = 401 for every invalid key"
+	case "key-mixed":
+		return "success = 2xx for valid keys, 401 for invalid keys"
+	case "ratelimit":
+		return "success = 2xx or 429; precision is in ratelimit"
+	case "provision-race":
+		return "success = 2xx or 4xx; exactly one 2xx per provisioning key is in provision"
+	case "mqtt-connect":
+		return "success = CONNACK accepted"
+	case "":
+		return ""
+	}
+	return "success = 2xx"
+}
+
+// AddFile reads a vegeta results file (binary gob, JSON or CSV) into a.
+func (a *Aggregator) AddFile(name string, r io.Reader) error {
+	dec := vegeta.DecoderFor(r)
+	if dec == nil {
+		return fmt.Errorf("%w: %s: not a vegeta results file (binary, JSON or CSV)", ErrResults, name)
+	}
+	n := 0
+	for {
+		var res vegeta.Result
+		if err := dec.Decode(&res); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return fmt.Errorf("%w: %s: result %d: %v", ErrResults, name, n+1, err)
+		}
+		a.Add(&res)
+		n++
+	}
+	return nil
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// WriteText writes a human report in vegeta's text layout plus our lines.
+func (rep *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	l := rep.Latencies
+	fmt.Fprintf(&b, "Scenario      %s   target %s %s   shard %s\n", rep.Scenario, rep.Target.Profile, rep.Target.BaseURL, rep.Shard)
+	fmt.Fprintf(&b, "Requests      [total, rate, throughput]         %d, %.2f, %.2f\n", rep.Requests, rep.Rate, rep.Throughput)
+	fmt.Fprintf(&b, "Asked rate    [mean req/s]                      %.2f\n", rep.AskedRate)
+	fmt.Fprintf(&b, "Duration      [total, attack, wait]             %s, %s, %s\n", round(rep.Duration+rep.Wait), round(rep.Duration), round(rep.Wait))
+	fmt.Fprintf(&b, "Latencies     [min, mean, 50, 90, 95, 99, 99.9, max]  %s, %s, %s, %s, %s, %s, %s, %s\n",
+		round(l.Min), round(l.Mean), round(l.P50), round(l.P90), round(l.P95), round(l.P99), round(l.P999), round(l.Max))
+	fp := rep.FromPlan
+	fmt.Fprintf(&b, "From plan     [50, 99, 99.9, max]               %s, %s, %s, %s\n", round(fp.P50), round(fp.P99), round(fp.P999), round(fp.Max))
+	fmt.Fprintf(&b, "Slip          [mean, 99, max]  late(>%s)       %s, %s, %s  %d\n", rep.LateAfter, round(rep.Slip.Mean), round(rep.Slip.P99), round(rep.Slip.Max), rep.Late)
+	fmt.Fprintf(&b, "Bytes In      [total, mean]                     %d, %.2f\n", rep.BytesIn.Total, rep.BytesIn.Mean)
+	fmt.Fprintf(&b, "Bytes Out     [total, mean]                     %d, %.2f\n", rep.BytesOut.Total, rep.BytesOut.Mean)
+	fmt.Fprintf(&b, "Success       [ratio]                           %.2f%%  (%s)\n", rep.Success*100, rep.Expect)
+	codes := make([]string, 0, len(rep.StatusCodes))
+	for c := range rep.StatusCodes {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	fmt.Fprint(&b, "Status Codes  [code:count]                      ")
+	for i, c := range codes {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "%s:%d", c, rep.StatusCodes[c])
+	}
+	b.WriteString("\n")
+	if rl := rep.RateLimit; rl != nil {
+		fmt.Fprintf(&b, "Rate limit    limit %d per %s; windows %d (full %d); overAdmitted: %d  underAdmitted: %d  headerErrors: %d\n",
+			rl.Limit, rl.Window, len(rl.Windows), rl.FullWindows, rl.OverAdmitted, rl.UnderAdmitted, rl.HeaderErrors)
+		for _, e := range rl.HeaderProblems {
+			fmt.Fprintf(&b, "              header: %s\n", e)
+		}
+	}
+	if pr := rep.Provision; pr != nil {
+		fmt.Fprintf(&b, "Provisioning  keys %d; redeemed once %d; redeemed more than once %d; never redeemed %d\n",
+			pr.Keys, pr.RedeemedOnce, pr.MultiRedeemed, pr.NeverRedeemed)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "Note          %s\n", n)
+	}
+	b.WriteString("Error Set:\n")
+	for _, e := range rep.Errors {
+		b.WriteString(e + "\n")
+	}
+	for _, t := range rep.Thresholds {
+		fmt.Fprintf(&b, "Threshold     %-24s %s (got %s)\n", t.Expr, passFail(t.Pass), t.Got)
+	}
+	for _, t := range rep.Baseline {
+		fmt.Fprintf(&b, "Baseline      %-10s %s (baseline %s, now %s, allowed %s)\n", t.Metric, passFail(t.Pass), t.Base, t.Got, t.Allowed)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "BREACHED"
+}
+
+// fragment returns the URL fragment of a result ("" if none).
+func fragment(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Fragment
+}

@@ -1,0 +1,202 @@
+// Package loadgen is authconform's load harness: vegeta attacks on the auth
+// paths of a target (API keys, JWT verification, login, refresh, rate
+// limiting, provisioning races) and a paho MQTT connect storm, with
+// latency percentiles from an HDR histogram, schedule slip against the
+// pacer's plan, threshold gates, baselines, and results files that merge
+// across shards into one report.
+//
+// Results files hold no response bodies (they may carry tokens or keys);
+// request credentials are never recorded (vegeta results do not hold
+// request headers).
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/tsenart/vegeta/v12/lib/plot"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// Defaults of an attack.
+const (
+	DefaultConnections = 64
+	DefaultWorkers     = 10
+	DefaultTimeout     = 10 * time.Second
+)
+
+// Config is one attack (one shard of it).
+type Config struct {
+	Scenario string
+	Target   *spec.Target
+	// TargetKind is "embedded" or "file", for the report.
+	TargetKind string
+	// Pace is the whole attack's pace; Run gives this shard Pace.Split(N).
+	Pace  Pace
+	Shard Shard
+	// Connections caps the connections to the target (0: unlimited).
+	Connections int
+	Workers     uint64
+	MaxWorkers  uint64 // 0: unlimited
+	Timeout     time.Duration
+	LateAfter   time.Duration
+	// Results receives vegeta's binary results (bodies dropped). HTML
+	// receives vegeta's latency plot. Progress receives a line a second.
+	Results  io.Writer
+	HTML     io.Writer
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+// Run prepares the scenario, attacks, and returns the report. Errors
+// wrapping ErrUsage are the caller's to fix (exit 2).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Shard.Count == 0 {
+		cfg.Shard = Whole
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p, err := spec.Get(cfg.Target.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	pace := cfg.Pace.Split(cfg.Shard.Count)
+	e := &env{t: cfg.Target, p: p, shard: cfg.Shard, pace: pace, client: &http.Client{Timeout: cfg.Timeout}}
+	pl, err := prepare(ctx, cfg.Scenario, e)
+	if err != nil {
+		return nil, err
+	}
+	if pl.close != nil {
+		defer pl.close()
+	}
+	log.Info("load: attack", "scenario", cfg.Scenario, "pace", pace.String(), "shard", cfg.Shard.String(), "profile", string(p.Name))
+
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: cfg.Connections,
+		MaxConnsPerHost:     cfg.Connections,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if cfg.Connections <= 0 {
+		tr.MaxIdleConnsPerHost = 10000
+	}
+	var rt http.RoundTripper = tr
+	if pl.transport != nil {
+		rt = pl.transport(tr)
+	}
+	opts := []func(*vegeta.Attacker){
+		vegeta.Client(&http.Client{Transport: rt, Timeout: cfg.Timeout}),
+		vegeta.Workers(cfg.Workers),
+	}
+	if cfg.MaxWorkers > 0 {
+		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
+	}
+	atk := vegeta.NewAttacker(opts...)
+	defer tr.CloseIdleConnections()
+
+	agg := NewAggregator(cfg.LateAfter)
+	var enc vegeta.Encoder
+	if cfg.Results != nil {
+		enc = vegeta.NewEncoder(cfg.Results)
+	}
+	var plt *plot.Plot
+	if cfg.HTML != nil {
+		plt = plot.New(plot.Title(fmt.Sprintf("authconform load %s (%s)", cfg.Scenario, p.Name)))
+	}
+	rp := newRecordingPacer(pace.Pacer())
+	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), RateLimit: pl.rlLimit, RateWindow: pl.rlWindow}
+
+	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
+	defer stopProgress()
+
+	results := atk.Attack(pl.targeter, rp, pace.Duration, "authconform-"+cfg.Scenario)
+	began := <-rp.began
+	label.Began = began
+	name := label.String()
+	stopped := false
+	var encErr error
+	for r := range results {
+		if !stopped && ctx.Err() != nil {
+			atk.Stop()
+			stopped = true
+		}
+		if r.Error == vegeta.ErrNoTargets.Error() {
+			continue // the scenario ran out of work (provisioning keys)
+		}
+		r.Attack = name
+		r.Body = nil // may hold tokens or keys; never written out
+		agg.Add(r)
+		if enc != nil && encErr == nil {
+			encErr = enc.Encode(r)
+		}
+		if plt != nil {
+			_ = plt.Add(r)
+		}
+	}
+	stopProgress()
+	if encErr != nil {
+		return nil, fmt.Errorf("writing results: %v", encErr)
+	}
+	rep := agg.Report()
+	rep.Target = TargetInfo{Profile: string(p.Name), BaseURL: cfg.Target.BaseURL, Kind: cfg.TargetKind}
+	rep.Notes = append(rep.Notes, pl.notes...)
+	if plt != nil {
+		plt.Close()
+		if _, err := plt.WriteTo(cfg.HTML); err != nil {
+			return rep, fmt.Errorf("writing the HTML plot: %v", err)
+		}
+	}
+	return rep, ctx.Err()
+}
+
+// startProgress prints elapsed, rate, p99 and errors once a second to w.
+func startProgress(w io.Writer, agg *Aggregator, asked float64) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		var last uint64
+		lastT := start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				s := agg.Snapshot()
+				r := float64(s.Requests-last) / now.Sub(lastT).Seconds()
+				last, lastT = s.Requests, now
+				fmt.Fprintf(w, "load: %4.0fs  rate %8.1f/s (asked %.1f)  p99 %-10s errors %d\n",
+					now.Sub(start).Seconds(), r, asked, round(s.P99), s.Failed)
+			}
+		}
+	}()
+	var once bool
+	return func() {
+		if !once {
+			once = true
+			close(done)
+			<-finished
+		}
+	}
+}
