@@ -1,0 +1,272 @@
+package reference
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// MaxCredentialLen bounds an API key or device key before lookup.
+const MaxCredentialLen = 512
+
+// via is how a principal authenticated.
+type via int
+
+const (
+	viaJWT via = iota
+	viaUserKey
+	viaDeviceKey
+)
+
+// principal is an authenticated caller.
+type principal struct {
+	via    via
+	user   user   // viaJWT, viaUserKey
+	keyID  string // viaUserKey, viaDeviceKey
+	agent  string // viaDeviceKey: agent UUID
+	org    string
+	limitK string
+	limit  int
+	window time.Duration
+}
+
+func (p *principal) isUser() bool { return p.via != viaDeviceKey }
+
+// accept says which principals an endpoint takes.
+type accept int
+
+const (
+	acceptUsers   accept = 1 << iota // user JWTs and user API keys
+	acceptDevices                    // device keys (X-Device-API-Key)
+)
+
+// credential is one credential found in a request.
+type credential struct {
+	value     string
+	transport spec.Transport
+}
+
+// printableASCII reports whether s is non-empty visible ASCII (no spaces,
+// no control characters, no NUL, no UTF-8).
+func printableASCII(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// bearer extracts the token of "Bearer <token>" (scheme case-insensitive).
+func bearer(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	tok := strings.TrimLeft(h[len(scheme):], " ")
+	return tok, printableASCII(tok)
+}
+
+// credentials collects the credentials of r by the profile's transports
+// and no others. present reports whether any credential header was sent
+// at all (for the "missing" body).
+func (s *Server) credentials(r *http.Request) (creds []credential, present bool, err *apiError) {
+	bad := fail(codeUnauthorized, "invalid credential")
+	headers := []string{"Authorization"}
+	switch s.profile.Name {
+	case spec.Roboticks:
+		if !s.faults.on(FaultRejectAltTransport) {
+			headers = append(headers, "X-Api-Key")
+		}
+	case spec.Iotistica:
+		headers = append(headers, "X-Device-Api-Key")
+	}
+	for _, h := range headers {
+		vals := r.Header.Values(h)
+		if len(vals) == 0 {
+			continue
+		}
+		present = true
+		if len(vals) > 1 {
+			return nil, true, bad // duplicated header: never guess which one counts
+		}
+		v := vals[0]
+		switch {
+		case h == "Authorization" && s.profile.Name == spec.RequestRocket:
+			if !printableASCII(v) {
+				return nil, true, bad
+			}
+			creds = append(creds, credential{v, spec.TransportRawAuthorization})
+		case h == "Authorization":
+			tok, ok := bearer(v)
+			if !ok {
+				return nil, true, bad
+			}
+			creds = append(creds, credential{tok, spec.TransportBearer})
+		case h == "X-Api-Key":
+			if !printableASCII(v) {
+				return nil, true, bad
+			}
+			creds = append(creds, credential{v, spec.TransportXAPIKey})
+		case h == "X-Device-Api-Key":
+			if !printableASCII(v) {
+				return nil, true, bad
+			}
+			creds = append(creds, credential{v, spec.TransportDeviceKey})
+		}
+	}
+	if len(creds) > 1 {
+		if s.profile.Name == spec.Roboticks && creds[0].value == creds[1].value {
+			return creds[:1], true, nil
+		}
+		return nil, true, bad // two credentials: refuse rather than pick one (AUTH-008)
+	}
+	return creds, present, nil
+}
+
+// authenticate resolves the request's principal. It never consumes a rate
+// limit budget: only authenticated principals are counted.
+func (s *Server) authenticate(r *http.Request, acc accept) (*principal, *apiError) {
+	creds, present, e := s.credentials(r)
+	if e != nil {
+		return nil, e
+	}
+	if !present || len(creds) == 0 {
+		return nil, fail(codeMissing, "no credential")
+	}
+	c := creds[0]
+	bad := fail(codeUnauthorized, "invalid credential")
+	p := s.profile
+	var pr *principal
+	switch {
+	case c.transport == spec.TransportDeviceKey:
+		pr = s.deviceKeyPrincipal(c.value)
+	case p.UserKeyPrefix != "" && strings.HasPrefix(c.value, p.UserKeyPrefix):
+		pr = s.userKeyPrincipal(c.value)
+	case c.transport == spec.TransportBearer && p.Login != nil:
+		pr = s.jwtPrincipal(c.value)
+	}
+	if pr == nil {
+		s.log.Debug("authentication failed", "transport", string(c.transport), "path", r.URL.Path)
+		return nil, bad
+	}
+	switch {
+	case pr.via == viaDeviceKey && acc&acceptDevices == 0:
+		return pr, fail(codeForbidden, "device keys may not call user endpoints")
+	case pr.via != viaDeviceKey && acc&acceptUsers == 0:
+		return pr, fail(codeForbidden, "this endpoint is for device keys")
+	}
+	return pr, nil
+}
+
+func (s *Server) keyUsable(k apiKey) bool {
+	if k.inactive {
+		return false
+	}
+	if k.revoked && !s.faults.on(FaultRevocationIgnored) {
+		return false
+	}
+	return true
+}
+
+func (s *Server) userKeyPrincipal(secret string) *principal {
+	if len(secret) > MaxCredentialLen {
+		return nil
+	}
+	k, ok := s.st.lookupKey(secret, s.faults.on(FaultKeyPrefixMatch), s.profile.UserKeyPrefix)
+	if !ok || k.kind != kindUserKey || !s.keyUsable(k) {
+		return nil
+	}
+	u, ok := s.st.user(k.owner)
+	if !ok {
+		return nil
+	}
+	return &principal{via: viaUserKey, user: u, keyID: k.id, org: u.org, limitK: "k:" + k.id, limit: k.limit, window: k.window}
+}
+
+func (s *Server) deviceKeyPrincipal(secret string) *principal {
+	if len(secret) > MaxCredentialLen || !strings.HasPrefix(secret, s.profile.DeviceKeyPrefix) {
+		return nil
+	}
+	k, ok := s.st.lookupKey(secret, s.faults.on(FaultKeyPrefixMatch), s.profile.DeviceKeyPrefix)
+	if !ok || k.kind != kindDeviceKey || !s.keyUsable(k) {
+		return nil
+	}
+	return &principal{via: viaDeviceKey, keyID: k.id, agent: k.agent, org: k.org, limitK: "d:" + k.id, limit: k.limit, window: k.window}
+}
+
+func (s *Server) jwtPrincipal(tok string) *principal {
+	c, err := s.verifyAccess(tok)
+	if err != nil {
+		return nil
+	}
+	u, ok := s.st.user(c.Subject)
+	if !ok {
+		return nil
+	}
+	return &principal{via: viaJWT, user: u, org: u.org, limitK: "u:" + u.id}
+}
+
+// rateLimit spends one request of pr's budget, sets the X-RateLimit-*
+// headers and reports whether the request may proceed.
+func (s *Server) rateLimit(w http.ResponseWriter, pr *principal) bool {
+	limit, window := pr.limit, pr.window
+	if limit <= 0 {
+		limit, window = s.cfg.RateLimit, s.cfg.RateWindow
+	}
+	d := s.limiter.Allow(pr.limitK, limit, window)
+	if !s.faults.on(FaultNoRateLimitHeaders) {
+		rem := d.Remaining
+		if s.faults.on(FaultRemainingOffByOne) && d.Allowed {
+			rem-- // DELIBERATE DEFECT
+		}
+		h := w.Header()
+		h.Set(spec.HeaderRateLimit, strconv.Itoa(d.Limit))
+		h.Set(spec.HeaderRateRemaining, strconv.Itoa(rem))
+		h.Set(spec.HeaderRateReset, strconv.FormatInt(d.ResetUnix(), 10))
+	}
+	if !d.Allowed {
+		s.writeError(w, fail(codeRateLimited, "rate limited"), d.RetryAfter(s.now()))
+		return false
+	}
+	return true
+}
+
+// handlerFunc is an authenticated handler; it returns an error to render.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, pr *principal) error
+
+// protect wraps h: authenticate (401/403), rate-limit (429), then run.
+func (s *Server) protect(acc accept, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pr, e := s.authenticate(r, acc)
+		if pr == nil {
+			s.writeError(w, e, 0)
+			return
+		}
+		if !s.rateLimit(w, pr) {
+			return
+		}
+		if e != nil {
+			s.writeError(w, e, 0)
+			return
+		}
+		if err := h(w, r, pr); err != nil {
+			s.writeError(w, asAPIError(err), 0)
+		}
+	}
+}
+
+// open wraps a handler that needs no credential.
+func (s *Server) open(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, asAPIError(err), 0)
+		}
+	}
+}

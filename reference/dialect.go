@@ -1,0 +1,137 @@
+package reference
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// code is an error outcome; each dialect maps codes to a status and body
+// in one table (dialectFor), never in handlers.
+type code int
+
+const (
+	codeMissing      code = iota // no credential at all
+	codeUnauthorized             // bad, unknown, revoked, expired credential; failed login
+	codeForbidden                // valid principal, no access
+	codeRateLimited              // over budget
+	codeBadRequest               // malformed body or parameter
+	codeNotFound                 // no such route
+	codeTooLarge                 // body over MaxBodyBytes
+	codeInternal                 // recovered panic
+)
+
+var statusOf = map[code]int{
+	codeMissing:      http.StatusUnauthorized,
+	codeUnauthorized: http.StatusUnauthorized,
+	codeForbidden:    http.StatusForbidden,
+	codeRateLimited:  http.StatusTooManyRequests,
+	codeBadRequest:   http.StatusBadRequest,
+	codeNotFound:     http.StatusNotFound,
+	codeTooLarge:     http.StatusRequestEntityTooLarge,
+	codeInternal:     http.StatusInternalServerError,
+}
+
+// dialect is one profile's error vocabulary.
+type dialect struct {
+	// messages for the free-text fields of Err401Missing / Err401 / Err403.
+	missingMsg, unauthorizedMsg, forbiddenMsg string
+	// challenge is the WWW-Authenticate value of every 401.
+	challenge string
+	// other renders statuses the seeds do not document (400, 404, 413, 500)
+	// in the profile's shape.
+	other func(status int, msg string) map[string]any
+}
+
+func dialectFor(p spec.ProfileName) dialect {
+	switch p {
+	case spec.Roboticks:
+		return dialect{"Could not validate credentials", "Could not validate credentials", "Not enough permissions",
+			`Bearer realm="roboticks"`,
+			func(_ int, msg string) map[string]any { return map[string]any{"detail": msg} }}
+	case spec.Rigbox:
+		return dialect{"Missing Authorization header", "Invalid or expired credential", "You do not have access to this resource",
+			`Bearer realm="rigbox"`,
+			func(_ int, msg string) map[string]any { return map[string]any{"message": msg} }}
+	case spec.RequestRocket:
+		return dialect{"Invalid or missing authentication token", "Invalid or missing authentication token", "Insufficient permissions to access this resource",
+			`Token realm="requestrocket"`,
+			func(st int, msg string) map[string]any {
+				return map[string]any{"error": http.StatusText(st), "message": msg, "status": st}
+			}}
+	default: // iotistica
+		return dialect{"Authentication required", "Invalid or expired credentials", "Insufficient permissions",
+			`Bearer realm="iotistica"`,
+			func(st int, msg string) map[string]any {
+				return map[string]any{"error": http.StatusText(st), "message": msg}
+			}}
+	}
+}
+
+// apiError carries a code and a safe message (never a secret).
+type apiError struct {
+	code code
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func fail(c code, format string, a ...any) *apiError {
+	return &apiError{code: c, msg: fmt.Sprintf(format, a...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError renders e in the profile's dialect. retryAfter is used for 429.
+func (s *Server) writeError(w http.ResponseWriter, e *apiError, retryAfter int) {
+	p, d := s.profile, s.dialect
+	status := statusOf[e.code]
+	var body map[string]any
+	switch e.code {
+	case codeMissing:
+		body = p.Err401Missing.Render(d.missingMsg, nil)
+		if s.faults.on(FaultWrongErrorBody) {
+			body = map[string]any{"error": "unauthorized"} // DELIBERATE DEFECT
+		}
+	case codeUnauthorized:
+		body = p.Err401.Render(d.unauthorizedMsg, nil)
+	case codeForbidden:
+		body = p.Err403.Render(d.forbiddenMsg, nil)
+	case codeRateLimited:
+		msg := fmt.Sprintf("Rate limit exceeded. Try again in %d seconds.", retryAfter)
+		body = p.Err429.Render(msg, map[string]int{"retry_after": retryAfter})
+		if s.faults.on(FaultRateLimitWrongBody) {
+			body = map[string]any{"error": "rate limited"} // DELIBERATE DEFECT
+		}
+		w.Header().Set(spec.HeaderRetryAfter, strconv.Itoa(retryAfter))
+	default:
+		body = d.other(status, e.msg)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", d.challenge)
+	}
+	writeJSON(w, status, body)
+}
+
+func asAPIError(err error) *apiError {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e
+	}
+	return fail(codeInternal, "internal error")
+}
+
+var errorsIs = errors.Is

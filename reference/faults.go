@@ -1,0 +1,135 @@
+package reference
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// FaultInfo describes one deliberate defect (a mutant). Check is the
+// catalogue ID the fault must make fail; AlsoBreaks lists further checks it
+// unavoidably breaks; Profiles are the profiles in which the defect is
+// observable (empty: none, e.g. a fault implemented outside the reference).
+type FaultInfo struct {
+	Name        string
+	Check       string
+	Description string
+	AlsoBreaks  []string
+	Profiles    []spec.ProfileName
+}
+
+// Fault names.
+const (
+	FaultRejectAltTransport        = "reject-alt-transport"
+	FaultKeyPrefixMatch            = "key-prefix-match"
+	FaultWrongErrorBody            = "wrong-error-body"
+	FaultPanicOnLongHeader         = "panic-on-long-header"
+	FaultPublicNeedsAuth           = "public-needs-auth"
+	FaultListLeaksSecret           = "list-leaks-secret"
+	FaultRevocationIgnored         = "revocation-ignored"
+	FaultIgnoreProjectACL          = "ignore-project-acl"
+	FaultKeyScopeMismatch          = "key-scope-mismatch"
+	FaultLoginUserOracle           = "login-user-oracle"
+	FaultWrongTokenLifetime        = "wrong-token-lifetime"
+	FaultAcceptAlgNone             = "accept-alg-none"
+	FaultRS256KeyConfusion         = "rs256-key-confusion"
+	FaultSkipSignatureCheck        = "skip-signature-check"
+	FaultAcceptExpiredJWT          = "accept-expired-jwt"
+	FaultRefreshAcceptsAccessToken = "refresh-accepts-access-token"
+	FaultRefreshExpiredToken       = "refresh-expired-token"
+	FaultNoRateLimitHeaders        = "no-ratelimit-headers"
+	FaultRemainingOffByOne         = "remaining-off-by-one"
+	FaultRateLimitWrongBody        = "ratelimit-wrong-body"
+	FaultGlobalRateLimit           = "global-rate-limit"
+	FaultRacyRateLimiter           = "racy-rate-limiter"
+	FaultRateLimitNeverResets      = "ratelimit-never-resets"
+	FaultLeakCrossTenant           = "leak-cross-tenant"
+	FaultDeviceStateAnyKey         = "device-state-any-key"
+	FaultMemberCanProvision        = "member-can-provision"
+	FaultProvisionedKeyInactive    = "provisioned-key-inactive"
+	FaultReusableProvisioningKey   = "reusable-provisioning-key"
+	FaultRacyProvisioning          = "racy-provisioning"
+	FaultProvisioningNeverExpires  = "provisioning-key-never-expires"
+	FaultMemberCanCreateDeviceKey  = "member-can-create-device-key"
+	FaultMQTTRejectValid           = "mqtt-reject-valid"
+	FaultMQTTIgnorePassword        = "mqtt-ignore-password"
+	FaultMQTTRevocationIgnored     = "mqtt-revocation-ignored"
+	FaultMQTTFailOpen              = "mqtt-fail-open"
+	FaultMQTTACLOpen               = "mqtt-acl-open"
+	FaultLicenseLimitOffByOne      = "license-limit-off-by-one"
+	FaultLicenseLimitRacy          = "license-limit-racy"
+	FaultLicenseUnchecked          = "license-unchecked"
+	FaultLicenseFeaturesIgnored    = "license-features-ignored"
+)
+
+var (
+	allProfiles = spec.AllProfiles
+	withLogin   = []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}
+	iot         = []spec.ProfileName{spec.Iotistica}
+	robo        = []spec.ProfileName{spec.Roboticks}
+)
+
+var faultRegistry = []FaultInfo{
+	{FaultRejectAltTransport, "AUTH-003", "roboticks: the documented X-API-Key header is ignored (only Authorization: Bearer works)", nil, robo},
+	{FaultKeyPrefixMatch, "AUTH-004", "API and device keys are matched on their first 16 characters after the prefix only: truncated, extended and case-flipped keys are accepted", nil, allProfiles},
+	{FaultWrongErrorBody, "AUTH-001", "a request without any credential gets 401 with {\"error\":\"unauthorized\"} instead of the profile's body", nil, allProfiles},
+	{FaultPanicOnLongHeader, "AUTH-009", "a header value longer than 8 KiB makes the handler panic (recovered as 500)", nil, allProfiles},
+	{FaultPublicNeedsAuth, "AUTH-010", "rigbox: /api/capacity and /api/templates demand a credential", nil, []spec.ProfileName{spec.Rigbox}},
+	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}},
+	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003"}, allProfiles},
+	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, allProfiles},
+	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox}},
+	{FaultLoginUserOracle, "JWT-001", "login with an unknown email answers 404 instead of the wrong-password 401", nil, withLogin},
+	{FaultWrongTokenLifetime, "JWT-002", "issued access tokens live 7200 s while 3600 is announced", nil, withLogin},
+	{FaultAcceptAlgNone, "JWT-003", "access tokens with alg none/None/NONE are accepted without a signature", nil, withLogin},
+	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, iot},
+	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg) is not verified", nil, withLogin},
+	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin},
+	{FaultRefreshAcceptsAccessToken, "JWT-009", "iotistica: POST /auth/refresh accepts an access token as the refresh token", nil, iot},
+	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, robo},
+	{FaultNoRateLimitHeaders, "RATE-001", "authenticated responses carry no X-RateLimit-* headers", nil, allProfiles},
+	{FaultRemainingOffByOne, "RATE-002", "X-RateLimit-Remaining is one too low and reaches -1 on the last admitted request", nil, allProfiles},
+	{FaultRateLimitWrongBody, "RATE-003", "429 answers {\"error\":\"rate limited\"} instead of the profile's body", nil, allProfiles},
+	{FaultGlobalRateLimit, "RATE-004", "once any key is exhausted, every key is refused until that window ends", nil, allProfiles},
+	{FaultRacyRateLimiter, "RATE-005", "the limiter reads the count, yields, then writes it back: parallel requests over-admit", nil, allProfiles},
+	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers", nil, allProfiles},
+	{FaultLeakCrossTenant, "TEN-001", "organisation boundaries are not checked: a principal reaches another org's devices, projects, workspaces, clients and agents", nil, allProfiles},
+	{FaultDeviceStateAnyKey, "TEN-002", "iotistica: GET /device/{uuid}/state accepts any valid device key", nil, iot},
+	{FaultMemberCanProvision, "PROV-001", "iotistica: members may create provisioning keys", nil, iot},
+	{FaultProvisionedKeyInactive, "PROV-002", "iotistica: the apiKey returned by /provision/agent is stored inactive and gets 401", nil, iot},
+	{FaultReusableProvisioningKey, "PROV-003", "iotistica: provisioning keys are not deleted after use", []string{"PROV-004"}, iot},
+	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, iot},
+	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, iot},
+	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, iot},
+	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", nil, iot},
+	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password (nor an empty username's absence of a key)", []string{"MQTT-007"}, iot},
+	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, iot},
+	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", nil, nil},
+	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, iot},
+	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", nil, iot},
+	{FaultLicenseLimitRacy, "LIC-002", "iotistica: the device count is checked, the lock released, then the device inserted: parallel registrations exceed maxDevices", nil, iot},
+	{FaultLicenseUnchecked, "LIC-003", "iotistica: the license is decoded without verifying signature or expiry; no license means unlimited", nil, iot},
+	{FaultLicenseFeaturesIgnored, "LIC-004", "iotistica: premium endpoints ignore the license's feature flags (restricted mode still applies)", nil, iot},
+}
+
+// Faults returns the fault registry sorted by name.
+func Faults() []FaultInfo {
+	out := append([]FaultInfo(nil), faultRegistry...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupFault returns the fault called name.
+func LookupFault(name string) (FaultInfo, error) {
+	for _, f := range faultRegistry {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	return FaultInfo{}, fmt.Errorf("%w: %q (see 'authconform reference --help' for the list)", ErrUnknownFault, name)
+}
+
+type faultSet map[string]bool
+
+func (f faultSet) on(name string) bool { return f[name] }

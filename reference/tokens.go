@@ -1,0 +1,211 @@
+package reference
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authconform/authconform/fixtures"
+)
+
+// Token lifetimes and validation bounds.
+const (
+	// Leeway is the clock skew tolerated on exp, nbf and iat (JWT-006 allows
+	// at most 60 s).
+	Leeway = 30 * time.Second
+	// AccessTokenLifetime is exp - iat of every access token (seeds 000, 003).
+	AccessTokenLifetime = 3600 * time.Second
+	// RefreshTokenLifetime is the lifetime of iotistica refresh tokens
+	// (ref-defined).
+	RefreshTokenLifetime = 7 * 24 * time.Hour
+	// MaxTokenLen bounds a JWT before any parsing.
+	MaxTokenLen = 8192
+	// MinHS256SecretLen is the shortest JWT_SECRET accepted (RFC 7518 §3.2:
+	// a key at least as long as the hash output).
+	MinHS256SecretLen = 32
+)
+
+// Token uses (the token_use claim): an access token is never a refresh
+// token, and neither is a license.
+const (
+	useAccess  = "access"
+	useRefresh = "refresh"
+)
+
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	TokenUse string `json:"token_use"`
+	Family   string `json:"fam,omitempty"`
+}
+
+// jwtKeys is the deployment's signing configuration: exactly one alg.
+type jwtKeys struct {
+	alg       string
+	method    jwt.SigningMethod
+	signKey   any
+	verifyKey any
+	secret    string // HS256
+	privPEM   string // RS256
+	pubPEM    string // RS256, normalised
+}
+
+// unescapePEM turns the literal "\n" sequences of a one-line environment
+// variable (seed 003 writes them that way) into newlines.
+func unescapePEM(s string) string {
+	if !strings.Contains(s, "\n") && strings.Contains(s, `\n`) {
+		s = strings.ReplaceAll(s, `\n`, "\n")
+	}
+	return strings.TrimSpace(s) + "\n"
+}
+
+// jwtKeysFromEnv applies seed 003's rule: JWT_SECRET selects HS256,
+// JWT_PUBLIC_KEY + JWT_PRIVATE_KEY select RS256; both, or half a pair, is an
+// error; neither means the fixtures' HS256 test secret.
+func jwtKeysFromEnv(env map[string]string) (*jwtKeys, error) {
+	secret, hasSecret := env["JWT_SECRET"]
+	pub, hasPub := env["JWT_PUBLIC_KEY"]
+	priv, hasPriv := env["JWT_PRIVATE_KEY"]
+	switch {
+	case hasSecret && (hasPub || hasPriv):
+		return nil, fmt.Errorf("%w: JWT_SECRET and JWT_PUBLIC_KEY/JWT_PRIVATE_KEY are both set; choose HS256 (JWT_SECRET) or RS256 (the key pair)", ErrConfig)
+	case hasPub != hasPriv:
+		return nil, fmt.Errorf("%w: only one of JWT_PUBLIC_KEY and JWT_PRIVATE_KEY is set; RS256 needs both", ErrConfig)
+	case hasSecret:
+		if len(secret) < MinHS256SecretLen {
+			return nil, fmt.Errorf("%w: JWT_SECRET is %d bytes; HS256 needs at least %d", ErrConfig, len(secret), MinHS256SecretLen)
+		}
+		return &jwtKeys{alg: "HS256", method: jwt.SigningMethodHS256, signKey: []byte(secret), verifyKey: []byte(secret), secret: secret}, nil
+	case hasPub:
+		privPEM, pubPEM := unescapePEM(priv), unescapePEM(pub)
+		pk, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(privPEM))
+		if err != nil {
+			return nil, fmt.Errorf("%w: JWT_PRIVATE_KEY is not an RSA private key in PEM (PKCS#1 or PKCS#8)", ErrConfig)
+		}
+		pubk, err := jwt.ParseRSAPublicKeyFromPEM([]byte(pubPEM))
+		if err != nil {
+			return nil, fmt.Errorf("%w: JWT_PUBLIC_KEY is not an RSA public key in PEM", ErrConfig)
+		}
+		if !pk.PublicKey.Equal(pubk) {
+			return nil, fmt.Errorf("%w: JWT_PUBLIC_KEY does not belong to JWT_PRIVATE_KEY", ErrConfig)
+		}
+		if pk.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("%w: JWT_PRIVATE_KEY has %d bits; RS256 needs at least 2048", ErrConfig, pk.N.BitLen())
+		}
+		return &jwtKeys{alg: "RS256", method: jwt.SigningMethodRS256, signKey: pk, verifyKey: pubk, privPEM: privPEM, pubPEM: pubPEM}, nil
+	default:
+		s := fixtures.JWTSecret
+		return &jwtKeys{alg: "HS256", method: jwt.SigningMethodHS256, signKey: []byte(s), verifyKey: []byte(s), secret: s}, nil
+	}
+}
+
+func (s *Server) issuer() string { return "authconform-reference/" + string(s.profile.Name) }
+
+// issue signs a token of the given use for user id.
+func (s *Server) issue(userID, use, fam, jti string, lifetime time.Duration) (string, error) {
+	now := s.now().Truncate(time.Second)
+	if jti == "" {
+		jti = newID("jti_")
+	}
+	c := tokenClaims{TokenUse: use, Family: fam}
+	c.Issuer = s.issuer()
+	c.Subject = userID
+	c.ID = jti
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(lifetime))
+	return jwt.NewWithClaims(s.keys.method, c).SignedString(s.keys.signKey)
+}
+
+func (s *Server) accessLifetime() time.Duration {
+	if s.faults.on(FaultWrongTokenLifetime) {
+		return 2 * AccessTokenLifetime
+	}
+	return AccessTokenLifetime
+}
+
+var errToken = errors.New("reference: invalid token")
+
+func (s *Server) parserOpts(leeway time.Duration, algs ...string) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(leeway),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(s.issuer()),
+		jwt.WithTimeFunc(s.now),
+	}
+}
+
+// headerAlg decodes the alg of a compact JWS without trusting it.
+func headerAlg(tok string) string {
+	i := strings.IndexByte(tok, '.')
+	if i <= 0 || i > 1024 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok[:i], "="))
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ""
+	}
+	return h.Alg
+}
+
+// verify checks tok as a token of the given use. strict ignores the JWT
+// faults (used where a fault must not leak into another check).
+func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*tokenClaims, error) {
+	if len(tok) > MaxTokenLen || strings.Count(tok, ".") != 2 {
+		return nil, errToken
+	}
+	var c tokenClaims
+	alg := headerAlg(tok)
+	switch {
+	case faulty && s.faults.on(FaultAcceptAlgNone) && strings.EqualFold(alg, "none"),
+		faulty && s.faults.on(FaultSkipSignatureCheck) && alg == s.keys.alg:
+		// DELIBERATE DEFECT: the signature is NOT verified.
+		if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil {
+			return nil, errToken
+		}
+		if err := jwt.NewValidator(s.parserOpts(leeway, alg)...).Validate(&c); err != nil {
+			return nil, errToken
+		}
+	case faulty && s.faults.on(FaultRS256KeyConfusion) && s.keys.alg == "RS256" && alg == "HS256":
+		// DELIBERATE DEFECT: the public key PEM is used as an HMAC secret.
+		ok := false
+		for _, k := range []string{s.keys.pubPEM, strings.TrimSpace(s.keys.pubPEM)} {
+			c = tokenClaims{}
+			if _, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(k), nil }, s.parserOpts(leeway, "HS256")...); err == nil {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, errToken
+		}
+	default:
+		if _, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.keys.verifyKey, nil }, s.parserOpts(leeway, s.keys.alg)...); err != nil {
+			return nil, errToken
+		}
+	}
+	if c.TokenUse != use || c.Subject == "" {
+		return nil, errToken
+	}
+	return &c, nil
+}
+
+// verifyAccess validates an access token presented as a bearer credential.
+func (s *Server) verifyAccess(tok string) (*tokenClaims, error) {
+	leeway := Leeway
+	if s.faults.on(FaultAcceptExpiredJWT) {
+		leeway = 100 * 365 * 24 * time.Hour // DELIBERATE DEFECT: expiry never bites
+	}
+	return s.verify(tok, useAccess, leeway, true)
+}
