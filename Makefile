@@ -36,8 +36,12 @@ lint:
 mutants:
 	$(GO) test -count=1 -v -run 'TestMutants|TestEveryMustCheckHasAMutant' ./cmd/authconform
 
-bench: build
-	@echo "bench: not yet implemented"
+# key-valid against the reference and a bare net/http handler (each in its
+# own child process), max sustainable throughput of both; last line
+# `ratio X.XX` (reference / bare). About a minute. See docs/load.md.
+bench:
+	$(GO) build -o bin/authconform-bench ./loadgen/bench
+	bin/authconform-bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin $(REPORTS)

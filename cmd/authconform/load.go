@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/authconform/authconform/loadgen"
+	"github.com/authconform/authconform/reference"
+	"github.com/authconform/authconform/spec"
+)
+
+func init() {
+	register("load", command{summary: "load-test an auth path (key-valid, ratelimit, mqtt-connect, ...) of the reference or your implementation", run: loadCmd})
+}
+
+// thresholdsFlag is the repeatable --threshold, parsed as it is set so that
+// a bad expression is a usage error naming it.
+type thresholdsFlag []loadgen.Threshold
+
+func (t *thresholdsFlag) String() string { return "" }
+func (t *thresholdsFlag) Set(v string) error {
+	th, err := loadgen.ParseThreshold(v)
+	if err != nil {
+		return err
+	}
+	*t = append(*t, th)
+	return nil
+}
+
+type loadFlags struct {
+	rate, ramp, target, profile     string
+	jsonOut, results, html          string
+	baseline, tolerance, shard      string
+	duration, timeout, lateAfter    time.Duration
+	connections, workers, maxWorker int
+	quiet                           bool
+	thresholds                      thresholdsFlag
+}
+
+// parseInterleaved parses flags and at most one positional argument in
+// any order (`load key-valid --rate 10` and `load --rate 10 key-valid`).
+func parseInterleaved(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []string, code int, ok bool) {
+	for {
+		if code, ok := parseFlags(fs, args, stderr); !ok {
+			return nil, code, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func defaultRate(scenario string, t *spec.Target) float64 {
+	switch scenario {
+	case "login":
+		return 50
+	case "ratelimit":
+		// 20× the key's budget, so every window is contended.
+		return 20 * float64(t.RateLimited.Limit) / t.RateLimited.Window.D().Seconds()
+	case "provision-race":
+		return 200
+	case "mqtt-connect":
+		return 100
+	}
+	return 500
+}
+
+func loadCmd(args []string, stdout, stderr io.Writer) int {
+	var f loadFlags
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&f.rate, "rate", "", "constant rate, e.g. 1000 or 1000/s (default: per scenario, 500/s for key-*; ratelimit: 20× the key's limit)")
+	fs.StringVar(&f.ramp, "ramp", "", "linear ramp FROM:TO over --duration, e.g. 100:5000 (instead of --rate)")
+	fs.DurationVar(&f.duration, "duration", 0, "attack duration (default 5s; ratelimit: 3.5 windows, at least 5s)")
+	fs.IntVar(&f.connections, "connections", loadgen.DefaultConnections, "maximum connections to the target (0: unlimited)")
+	fs.IntVar(&f.workers, "workers", loadgen.DefaultWorkers, "initial attacker workers (more are started to keep the rate)")
+	fs.IntVar(&f.maxWorker, "max-workers", 0, "maximum attacker workers (0: unlimited)")
+	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) of YOUR implementation; default: the embedded reference")
+	fs.StringVar(&f.profile, "profile", "", "profile of the embedded reference (default roboticks; iotistica for provision-race and mqtt-connect)")
+	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report (vegeta's shape plus p999, asked_rate, slip, late) to this file")
+	fs.StringVar(&f.results, "results", "", "write vegeta binary results (readable by 'vegeta report' and 'authconform report') to this file")
+	fs.StringVar(&f.html, "html", "", "write vegeta's HTML latency plot to this file")
+	fs.Var(&f.thresholds, "threshold", "gate, repeatable: p50|p90|p95|p99|p999|max|mean < or <= DURATION; success|rate|throughput >= or > NUMBER (rate may be F*asked); e.g. p99<5ms, success>=0.999, rate>=0.99*asked")
+	fs.StringVar(&f.baseline, "baseline", "", "a previous --json report: exit 1 on a regression beyond --tolerance")
+	fs.StringVar(&f.tolerance, "tolerance", "10%", "allowed regression against --baseline, e.g. 10% or 0.1")
+	fs.StringVar(&f.shard, "shard", "0/1", "run shard i of N (0-based, e.g. $JOB_COMPLETION_INDEX/4): rate/N and this shard's credentials")
+	fs.DurationVar(&f.timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
+	fs.DurationVar(&f.lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
+	fs.BoolVar(&f.quiet, "quiet", false, "no live progress on stderr")
+	pos, code, ok := parseInterleaved(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	bad := func(format string, a ...any) int { return usageErr(stderr, "load", format, a...) }
+	if len(pos) == 0 {
+		return bad("missing SCENARIO; use one of %s, e.g. 'authconform load key-valid --rate 1000'", strings.Join(loadgen.Scenarios, ", "))
+	}
+	if len(pos) > 1 {
+		return bad("unexpected argument %q; give one SCENARIO and flags", pos[1])
+	}
+	scenario := pos[0]
+	if !loadgen.KnownScenario(scenario) {
+		return bad("unknown scenario %q; use one of %s", scenario, strings.Join(loadgen.Scenarios, ", "))
+	}
+	if f.rate != "" && f.ramp != "" {
+		return bad("--rate and --ramp exclude each other; give one")
+	}
+	var rateV, fromV, toV float64
+	var err error
+	if f.rate != "" {
+		if rateV, err = loadgen.ParseRate(f.rate); err != nil {
+			return bad("--rate %s: %v", f.rate, err)
+		}
+	}
+	if f.ramp != "" {
+		if fromV, toV, err = loadgen.ParseRamp(f.ramp); err != nil {
+			return bad("--ramp %s: %v", f.ramp, err)
+		}
+	}
+	if f.duration < 0 || (f.duration == 0 && isSet(fs, "duration")) {
+		return bad("--duration %s must be positive, e.g. --duration 10s", f.duration)
+	}
+	if f.connections < 0 {
+		return bad("--connections %d must be 0 (unlimited) or more", f.connections)
+	}
+	if f.workers < 1 {
+		return bad("--workers %d must be at least 1", f.workers)
+	}
+	if f.maxWorker < 0 || (f.maxWorker > 0 && f.maxWorker < f.workers) {
+		return bad("--max-workers %d must be 0 (unlimited) or at least --workers (%d)", f.maxWorker, f.workers)
+	}
+	if f.timeout <= 0 {
+		return bad("--timeout %s must be positive, e.g. --timeout 10s", f.timeout)
+	}
+	if f.lateAfter <= 0 {
+		return bad("--late-after %s must be positive, e.g. --late-after 1ms", f.lateAfter)
+	}
+	shard, err := loadgen.ParseShard(f.shard)
+	if err != nil {
+		return bad("--shard %v", err)
+	}
+	tol, err := loadgen.ParseTolerance(f.tolerance)
+	if err != nil {
+		return bad("--tolerance %v", err)
+	}
+	var base *loadgen.Report
+	if f.baseline != "" {
+		if base, err = loadgen.LoadBaseline(f.baseline); err != nil {
+			return bad("--baseline %v", err)
+		}
+	}
+	if f.profile != "" {
+		if _, err := spec.Get(spec.ProfileName(f.profile)); err != nil {
+			return bad("--profile %q is not a profile; use one of %s", f.profile, strings.Join(spec.Names(), ", "))
+		}
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	var target *spec.Target
+	kind := "file"
+	if f.target != "" {
+		if target, err = spec.LoadTarget(f.target); err != nil {
+			return bad("--target %v", err)
+		}
+		if f.profile != "" && spec.ProfileName(f.profile) != target.Profile {
+			return bad("--profile %s but the target file says profile %s; drop --profile or fix the file", f.profile, target.Profile)
+		}
+	} else {
+		kind = "embedded"
+		prof := spec.ProfileName(f.profile)
+		if prof == "" {
+			prof = spec.Roboticks
+			if scenario == "provision-race" || scenario == "mqtt-connect" {
+				prof = spec.Iotistica
+			}
+		}
+		run, err := reference.Start(ctx, reference.Config{Profile: prof, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintf(stderr, "authconform load: starting the embedded reference: %s\n", oneLine(err.Error()))
+			return exitFail
+		}
+		defer run.Close()
+		target = run.Target
+	}
+
+	dur := f.duration
+	if dur == 0 {
+		dur = 5 * time.Second
+		if scenario == "ratelimit" {
+			if w := time.Duration(3.5 * float64(target.RateLimited.Window.D())); w > dur {
+				dur = w
+			}
+		}
+	}
+	var pace loadgen.Pace
+	switch {
+	case f.ramp != "":
+		pace = loadgen.Linear(fromV, toV, dur)
+	case f.rate != "":
+		pace = loadgen.Constant(rateV, dur)
+	default:
+		pace = loadgen.Constant(defaultRate(scenario, target), dur)
+	}
+
+	cfg := loadgen.Config{
+		Scenario: scenario, Target: target, TargetKind: kind, Pace: pace, Shard: shard,
+		Connections: f.connections, Workers: uint64(f.workers), MaxWorkers: uint64(f.maxWorker),
+		Timeout: f.timeout, LateAfter: f.lateAfter,
+	}
+	if !f.quiet {
+		cfg.Progress = stderr
+	}
+	var files []*os.File
+	open := func(name, flagName string) (*os.File, bool) {
+		fh, err := os.Create(name)
+		if err != nil {
+			usageErr(stderr, "load", "--%s %s: cannot create: %v", flagName, name, errors.Unwrap(err))
+			return nil, false
+		}
+		files = append(files, fh)
+		return fh, true
+	}
+	defer func() {
+		for _, fh := range files {
+			fh.Close()
+		}
+	}()
+	if f.results != "" {
+		fh, ok := open(f.results, "results")
+		if !ok {
+			return exitUsage
+		}
+		cfg.Results = fh
+	}
+	if f.html != "" {
+		fh, ok := open(f.html, "html")
+		if !ok {
+			return exitUsage
+		}
+		cfg.HTML = fh
+	}
+	if !f.quiet {
+		fmt.Fprintf(stderr, "load: %s against %s %s (%s), %s, shard %s\n", scenario, target.Profile, target.BaseURL, kind, describePace(pace), shard)
+	}
+	rep, err := loadgen.Run(ctx, cfg)
+	if err != nil && rep == nil {
+		if errors.Is(err, loadgen.ErrUsage) {
+			return bad("%s", spec.Mask(err.Error(), target.Secrets()))
+		}
+		fmt.Fprintf(stderr, "authconform load: %s\n", oneLine(spec.Mask(err.Error(), target.Secrets())))
+		return exitFail
+	}
+	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), stdout, stderr, "load")
+}
+
+func describePace(p loadgen.Pace) string {
+	if p.Ramp {
+		return fmt.Sprintf("ramp %.0f→%.0f req/s over %s", p.From, p.To, p.Duration)
+	}
+	return fmt.Sprintf("%.6g req/s for %s", p.From, p.Duration)
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// finishReport masks, gates, prints and writes a report; it returns the
+// exit code (1 on a breached threshold or baseline, or a failed run).
+func finishReport(rep *loadgen.Report, runErr error, jsonOut string, ths []loadgen.Threshold, base *loadgen.Report, tol float64, secrets []string, stdout, stderr io.Writer, cmd string) int {
+	for i, e := range rep.Errors {
+		rep.Errors[i] = spec.Mask(e, secrets)
+	}
+	for i, n := range rep.Notes {
+		rep.Notes[i] = spec.Mask(n, secrets)
+	}
+	ok := loadgen.Gate(rep, ths)
+	if base != nil {
+		ok = loadgen.CompareBaseline(rep, base, tol) && ok
+	}
+	if err := rep.WriteText(stdout); err != nil {
+		fmt.Fprintf(stderr, "authconform %s: %v\n", cmd, err)
+		return exitFail
+	}
+	if jsonOut != "" {
+		fh, err := os.Create(jsonOut)
+		if err != nil {
+			return usageErr(stderr, cmd, "--json %s: cannot create: %v", jsonOut, errors.Unwrap(err))
+		}
+		werr := rep.WriteJSON(fh)
+		if cerr := fh.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			fmt.Fprintf(stderr, "authconform %s: writing %s: %v\n", cmd, jsonOut, werr)
+			return exitFail
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "authconform %s: interrupted: %v\n", cmd, runErr)
+		return exitFail
+	}
+	if !ok {
+		var breached []string
+		for _, t := range rep.Thresholds {
+			if !t.Pass {
+				breached = append(breached, t.Expr)
+			}
+		}
+		for _, b := range rep.Baseline {
+			if !b.Pass {
+				breached = append(breached, "baseline "+b.Metric)
+			}
+		}
+		fmt.Fprintf(stderr, "authconform %s: breached: %s\n", cmd, strings.Join(breached, ", "))
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,414 @@
+// Command bench is `make bench`: it measures what authentication costs on
+// the reference's hot path. It runs the key-valid scenario against the
+// reference and against a bare net/http handler that answers the same
+// bytes without any auth, with the same load settings and connection
+// count, finds each one's maximum sustainable throughput (success ≥ 0.999,
+// p99 ≤ --p99, achieved rate ≥ 98 % of asked; doubling then bisecting
+// 2-second steps), reports p99 at a fixed moderate rate for both, and
+// prints `ratio X.XX` (reference max / bare max) as its last line.
+//
+// Each server runs in its own child process (this binary re-executed with
+// -serve), so the attacker's goroutines do not share a Go scheduler with
+// the server; on a small machine they still share the CPU cores, which
+// both servers suffer alike.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/authconform/authconform/loadgen"
+	"github.com/authconform/authconform/reference"
+	"github.com/authconform/authconform/spec"
+)
+
+func main() {
+	serve := flag.String("serve", "", "internal: serve 'reference' or 'bare' and print its URL")
+	body := flag.String("body", "", "internal: file with the bare handler's answer")
+	targetOut := flag.String("target-out", "", "internal: where the reference child writes its target file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the reference child to this file")
+	profile := flag.String("profile", "roboticks", "profile of the reference")
+	p99 := flag.Duration("p99", 10*time.Millisecond, "p99 bound of a sustainable rate")
+	step := flag.Duration("step", 2*time.Second, "duration of each search step")
+	fixed := flag.Float64("fixed", 2000, "moderate fixed rate (req/s) at which both p99s are reported")
+	conns := flag.Int("connections", 64, "connections to each server")
+	maxRate := flag.Float64("max-rate", 64000, "stop doubling here")
+	flag.Parse()
+	switch *serve {
+	case "reference":
+		os.Exit(serveReference(spec.ProfileName(*profile), *targetOut, *cpuprofile))
+	case "bare":
+		os.Exit(serveBare(*body))
+	case "":
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -serve %q: want reference or bare\n", *serve)
+		os.Exit(2)
+	}
+	os.Exit(bench(benchConfig{profile: spec.ProfileName(*profile), p99: *p99, step: *step, fixed: *fixed, conns: *conns, maxRate: *maxRate, cpuprofile: *cpuprofile}))
+}
+
+type benchConfig struct {
+	profile    spec.ProfileName
+	p99, step  time.Duration
+	fixed      float64
+	conns      int
+	maxRate    float64
+	cpuprofile string
+}
+
+// serveReference serves the reference with an unthrottling key budget (the
+// rate limiter still runs on every request, which is what is measured).
+func serveReference(p spec.ProfileName, targetOut, cpuprofile string) int {
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	ctx := context.Background()
+	run, err := reference.Start(ctx, reference.Config{Profile: p, RateLimit: 1 << 30, RateWindow: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: reference: %v\n", err)
+		return 1
+	}
+	defer run.Close()
+	if err := run.Target.WriteFile(targetOut); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	fmt.Println(run.URL)
+	waitForParent()
+	return 0
+}
+
+// serveBare answers every request with the same bytes the reference sends
+// for the benchmarked resource, without looking at any credential.
+func serveBare(bodyFile string) int {
+	b, err := os.ReadFile(bodyFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := listen()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Println("http://" + ln.Addr().String())
+	waitForParent()
+	return 0
+}
+
+// waitForParent returns when stdin closes (the parent exited or is done)
+// or on SIGTERM/SIGINT.
+func waitForParent() {
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	select {
+	case <-done:
+	case <-sig:
+	}
+}
+
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	url   string
+}
+
+func startChild(args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("child %v did not start: %v", args, err)
+	}
+	return &child{cmd: cmd, stdin: in, url: strings.TrimSpace(line)}, nil
+}
+
+// stop closes the child's stdin (it exits, writing its profile) and
+// waits; it kills only this child, by its own process, after a grace time.
+func (c *child) stop() {
+	c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+type result struct {
+	max       float64
+	fixedP99  time.Duration
+	fixedRate float64
+	fixedOK   float64
+	cpuPerReq time.Duration // server CPU (user+sys) per request at the fixed rate
+	trials    int
+}
+
+func attack(t *spec.Target, rate float64, d time.Duration, conns int) (*loadgen.Report, error) {
+	return loadgen.Run(context.Background(), loadgen.Config{
+		Scenario: "key-valid", Target: t, Pace: loadgen.Constant(rate, d), Connections: conns, Workers: 32,
+	})
+}
+
+func sustainable(rep *loadgen.Report, rate float64, p99 time.Duration) bool {
+	return rep.Success >= 0.999 && rep.Latencies.P99 <= p99 && rep.Rate >= 0.98*rate
+}
+
+// searcher finds one server's maximum sustainable rate: doubling from
+// 1000/s until a step fails, then four bisections.
+type searcher struct {
+	name       string
+	t          *spec.Target
+	pid        int
+	lo, hi     float64
+	bisections int
+	next       float64
+	res        result
+}
+
+func (s *searcher) done() bool { return s.next == 0 }
+
+func (s *searcher) feed(ok bool, maxRate float64) {
+	rate := s.next
+	s.res.trials++
+	if ok {
+		s.lo = rate
+		if rate > s.res.max {
+			s.res.max = rate
+		}
+	} else {
+		s.hi = rate
+	}
+	switch {
+	case s.hi == 0 && rate*2 <= maxRate:
+		s.next = rate * 2
+	case s.hi == 0 || s.bisections >= 4:
+		s.next = 0
+	default:
+		s.bisections++
+		s.next = (s.lo + s.hi) / 2
+		if s.lo == 0 {
+			s.next = s.hi / 2
+		}
+	}
+}
+
+// searchBoth steps both searches in turn, so that the other load on a
+// shared machine hits both alike.
+func searchBoth(ss []*searcher, c benchConfig) error {
+	for {
+		active := false
+		for _, s := range ss {
+			if s.done() {
+				continue
+			}
+			active = true
+			rate := s.next
+			rep, err := attack(s.t, rate, c.step, c.conns)
+			if err != nil {
+				return fmt.Errorf("%s: %v", s.name, err)
+			}
+			ok := sustainable(rep, rate, c.p99)
+			fmt.Fprintf(os.Stderr, "bench: %-9s %7.0f/s  achieved %8.1f/s  success %.4f  p99 %-10s slip p99 %-10s %s\n",
+				s.name, rate, rep.Rate, rep.Success, rep.Latencies.P99.Round(time.Microsecond), rep.Slip.P99.Round(time.Microsecond), map[bool]string{true: "ok", false: "NOT sustained"}[ok])
+			s.feed(ok, c.maxRate)
+		}
+		if !active {
+			return nil
+		}
+	}
+}
+
+// fixedRate measures p99 and the server's CPU per request at c.fixed.
+func fixedRate(s *searcher, c benchConfig) error {
+	cpu0, cpuOK := procCPU(s.pid)
+	rep, err := attack(s.t, c.fixed, 3*time.Second, c.conns)
+	if err != nil {
+		return fmt.Errorf("%s: %v", s.name, err)
+	}
+	cpu1, _ := procCPU(s.pid)
+	s.res.fixedP99, s.res.fixedRate, s.res.fixedOK = rep.Latencies.P99, rep.Rate, rep.Success
+	if cpuOK && rep.Requests > 0 {
+		s.res.cpuPerReq = (cpu1 - cpu0) / time.Duration(rep.Requests)
+	}
+	return nil
+}
+
+// procCPU reads a process's user+system CPU time from /proc (Linux; 10 ms
+// resolution, enough over thousands of requests).
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	var ut, st int64
+	if _, err := fmt.Sscan(f[11], &ut); err != nil {
+		return 0, false
+	}
+	if _, err := fmt.Sscan(f[12], &st); err != nil {
+		return 0, false
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz, true
+}
+
+func bench(c benchConfig) int {
+	dir, err := os.MkdirTemp("", "authconform-bench-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	args := []string{"-serve", "reference", "-profile", string(c.profile), "-target-out", filepath.Join(dir, "target.json")}
+	if c.cpuprofile != "" {
+		args = append(args, "-cpuprofile", c.cpuprofile)
+	}
+	ref, err := startChild(args...)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	defer ref.stop()
+	t, err := spec.LoadTarget(filepath.Join(dir, "target.json"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	// The bare handler answers exactly what the reference answers.
+	body, err := sample(t)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	bodyFile := filepath.Join(dir, "body.json")
+	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	bare, err := startChild("-serve", "bare", "-body", bodyFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	defer bare.stop()
+	bt := *t
+	bt.BaseURL = bare.url
+
+	fmt.Printf("bench: key-valid (%s), %d connections, %s steps, sustainable = success >= 0.999, p99 <= %s, rate >= 98%% of asked\n",
+		c.profile, c.conns, c.step, c.p99)
+	fmt.Printf("bench: servers in child processes; attacker in this process; %d bytes per answer\n", len(body))
+	ss := []*searcher{
+		{name: "reference", t: t, pid: ref.cmd.Process.Pid, next: 1000},
+		{name: "bare", t: &bt, pid: bare.cmd.Process.Pid, next: 1000},
+	}
+	if err := searchBoth(ss, c); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	for _, s := range ss {
+		if err := fixedRate(s, c); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			return 1
+		}
+	}
+	refRes, bareRes := ss[0].res, ss[1].res
+	for _, s := range ss {
+		cpu := "n/a"
+		if s.res.cpuPerReq > 0 {
+			cpu = s.res.cpuPerReq.Round(100 * time.Nanosecond).String()
+		}
+		fmt.Printf("%-10s max sustainable %7.0f req/s (%d steps)   at %.0f/s: p99 %s, achieved %.1f/s, success %.4f, server CPU %s/request\n",
+			s.name, s.res.max, s.res.trials, c.fixed, s.res.fixedP99.Round(time.Microsecond), s.res.fixedRate, s.res.fixedOK, cpu)
+	}
+	if refRes.cpuPerReq > 0 && bareRes.cpuPerReq > 0 {
+		fmt.Printf("cpu ratio %.2f (bare CPU per request / reference CPU per request; less noisy than the throughput ratio on a shared machine)\n",
+			float64(bareRes.cpuPerReq)/float64(refRes.cpuPerReq))
+	}
+	ratio := 0.0
+	if bareRes.max > 0 {
+		ratio = refRes.max / bareRes.max
+	}
+	fmt.Printf("ratio %.2f\n", ratio)
+	return 0
+}
+
+// sample fetches one answer of the benchmarked resource with the admin's key.
+func sample(t *spec.Target) ([]byte, error) {
+	p := spec.MustGet(t.Profile)
+	rel := "/workspaces"
+	switch t.Profile {
+	case spec.Roboticks:
+		rel = "/organizations/" + t.Resources.Org + "/devices"
+	case spec.RequestRocket:
+		rel = "/clients"
+	}
+	req, _ := http.NewRequest(http.MethodGet, p.URL(t.BaseURL, rel), nil)
+	switch p.Transports[0] {
+	case spec.TransportRawAuthorization:
+		req.Header.Set("Authorization", t.Principals.Admin.APIKey)
+	default:
+		req.Header.Set("Authorization", "Bearer "+t.Principals.Admin.APIKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("sample %s: status %d", rel, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
+}
