@@ -147,7 +147,7 @@ func (s *Server) registerAgent(org, uuid, name string, provHash *[32]byte) (*reg
 	if restricted {
 		return nil, fail(codeForbidden, "license: restricted mode, registrations are disabled")
 	}
-	n := len(st.agents)
+	n := s.activeAgentsLocked(org)
 	over := n >= lic.maxDevices
 	if s.faults.on(FaultLicenseLimitOffByOne) {
 		over = n > lic.maxDevices // DELIBERATE DEFECT
@@ -169,6 +169,19 @@ func (s *Server) registerAgent(org, uuid, name string, provHash *[32]byte) (*reg
 	reg := &registration{uuid: uuid, name: name}
 	reg.keyID, reg.apiKey, reg.mqttPassword = s.addDeviceKeyLocked(uuid, org, name, provHash != nil && s.faults.on(FaultProvisionedKeyInactive))
 	return reg, nil
+}
+
+// activeAgentsLocked counts the agents of org that hold at least one
+// non-revoked device key: the number the license's maxDevices limits.
+// Revoking an agent's last key frees its seat. The caller holds st.mu.
+func (s *Server) activeAgentsLocked(org string) int {
+	active := map[string]bool{}
+	for _, k := range s.st.keysByID {
+		if k.kind == kindDeviceKey && k.org == org && !k.revoked {
+			active[k.agent] = true
+		}
+	}
+	return len(active)
 }
 
 // addDeviceKeyLocked creates a device key and MQTT password for agent
@@ -347,10 +360,10 @@ func (s *Server) provisionAgent(w http.ResponseWriter, r *http.Request) error {
 
 // licenseInfo is GET /license (ref-defined): the license mode, limit,
 // current device count and features (never the token).
-func (s *Server) licenseInfo(w http.ResponseWriter, _ *http.Request, _ *principal) error {
+func (s *Server) licenseInfo(w http.ResponseWriter, _ *http.Request, pr *principal) error {
 	lic, restricted := s.license()
 	s.st.mu.RLock()
-	n := len(s.st.agents)
+	n := s.activeAgentsLocked(pr.org)
 	s.st.mu.RUnlock()
 	out := map[string]any{"mode": "licensed", "maxDevices": lic.maxDevices, "devices": n, "features": lic.features}
 	if restricted {
