@@ -1,0 +1,219 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/framework"
+)
+
+// obs is one response of the rate-limited key with its rate-limit headers
+// read.
+type obs struct {
+	resp *framework.Resp
+	at   time.Time // when the response arrived
+	// hasHeaders is true when all three X-RateLimit-* headers are present
+	// and integral; the values below are valid only then.
+	hasHeaders              bool
+	limit, remaining, reset int64
+}
+
+func (o obs) ok() bool             { return o.resp.Status >= 200 && o.resp.Status < 300 }
+func (o obs) limited() bool        { return o.resp.Status == http.StatusTooManyRequests }
+func (o obs) resetTime() time.Time { return time.Unix(o.reset, 0) }
+
+// rateHeaders reads the three headers; err says which one is missing or
+// not an integer.
+func rateHeaders(h http.Header) (limit, remaining, reset int64, err error) {
+	vals := make([]int64, 3)
+	for i, name := range []string{spec.HeaderRateLimit, spec.HeaderRateRemaining, spec.HeaderRateReset} {
+		vs := h.Values(name)
+		if len(vs) != 1 {
+			return 0, 0, 0, fmt.Errorf("header %s: %d values, want exactly one", name, len(vs))
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
+		if perr != nil {
+			return 0, 0, 0, fmt.Errorf("header %s: %q is not an integer", name, vs[0])
+		}
+		vals[i] = n
+	}
+	return vals[0], vals[1], vals[2], nil
+}
+
+// keyed sends requests with the target's rate-limited key to a resource
+// that key may read.
+type keyed struct {
+	c      *framework.Ctx
+	cl     *framework.Client
+	req    framework.Req
+	limit  int
+	window time.Duration
+}
+
+// limitedKey describes how to spend the rate-limited key's budget: the
+// protected resource with the user key by the profile's default transport,
+// or, for iotistica's device key, its own device-state path. It skips the
+// spec when the target does not say which device the key belongs to.
+func limitedKey(c *framework.Ctx, cl *framework.Client) *keyed {
+	GinkgoHelper()
+	rl := c.Target().RateLimited
+	k := &keyed{c: c, cl: cl, limit: rl.Limit, window: rl.Window.D()}
+	switch {
+	case c.Profile.UserKeyPrefix != "" && strings.HasPrefix(rl.APIKey, c.Profile.UserKeyPrefix):
+		k.req = framework.Req{Method: http.MethodGet, Path: c.Paths().Protected, Header: cl.UserCred(rl.APIKey)}
+	case c.Profile.DeviceKeyPrefix != "" && strings.HasPrefix(rl.APIKey, c.Profile.DeviceKeyPrefix):
+		uuid := ""
+		for _, d := range c.Target().Devices {
+			if d.APIKey == rl.APIKey {
+				uuid = d.UUID
+			}
+		}
+		if uuid == "" {
+			Skip("the rate-limited device key is not listed under devices in the target, so the suite does not know which device-state path it may read")
+		}
+		k.req = framework.Req{Method: http.MethodGet, Path: framework.DeviceStatePath(uuid), Header: framework.Cred(spec.TransportDeviceKey, rl.APIKey)}
+	default:
+		Fail(fmt.Sprintf("the rate-limited key does not carry the %s profile's key prefix", c.Name()))
+	}
+	return k
+}
+
+// try sends one request without recording it (polls and races).
+func (k *keyed) try(ctx context.Context, cl *framework.Client) (obs, error) {
+	r, err := cl.Try(ctx, k.req)
+	if err != nil {
+		return obs{}, err
+	}
+	o := obs{resp: r, at: time.Now()}
+	var herr error
+	o.limit, o.remaining, o.reset, herr = rateHeaders(r.Header)
+	o.hasHeaders = herr == nil
+	return o, nil
+}
+
+// send sends one request, records it and fails the spec on a transport
+// error or a status other than 2xx and 429.
+func (k *keyed) send(ctx context.Context) obs {
+	GinkgoHelper()
+	o, err := k.try(ctx, k.cl)
+	Expect(err).NotTo(HaveOccurred())
+	AddReportEntry("exchange", o.resp.Exchange, ReportEntryVisibilityNever)
+	Expect(o.ok() || o.limited()).To(BeTrue(), "the rate-limited key on a resource it may read must get 2xx or 429\n%s", o.resp.Exchange)
+	return o
+}
+
+// poll is how often the window waits send a request.
+const poll = 20 * time.Millisecond
+
+// freshWindow waits for the start of a new window of the key and returns
+// the first response of that window, which has spent one request of it.
+//
+// With rate-limit headers a new window is a response whose Reset lies
+// beyond the Reset seen before the wait; without them (a target that sends
+// none), it is the first 2xx after the key was driven to 429. Requests sent
+// while waiting spend the old window only.
+func (k *keyed) freshWindow(ctx context.Context) obs {
+	GinkgoHelper()
+	first := k.send(ctx)
+	timeout := 2*k.window + 5*time.Second
+	var fresh obs
+	if first.hasHeaders {
+		Eventually(func() bool {
+			o, err := k.try(ctx, k.cl)
+			if err != nil || !o.hasHeaders || o.reset <= first.reset {
+				return false
+			}
+			fresh = o
+			return true
+		}).WithContext(ctx).WithTimeout(timeout).WithPolling(poll).Should(BeTrue(),
+			"waiting for a response whose %s lies beyond %d (the window of the first request)", spec.HeaderRateReset, first.reset)
+	} else {
+		k.exhaustFrom(ctx, first)
+		Eventually(func() bool {
+			o, err := k.try(ctx, k.cl)
+			if err != nil || !o.ok() {
+				return false
+			}
+			fresh = o
+			return true
+		}).WithContext(ctx).WithTimeout(timeout).WithPolling(poll).Should(BeTrue(),
+			"waiting for the exhausted rate-limited key to be admitted again (the target sends no %s header to find the window)", spec.HeaderRateReset)
+	}
+	AddReportEntry("exchange", fresh.resp.Exchange, ReportEntryVisibilityNever)
+	return fresh
+}
+
+// windowEnd is when the window of o ends: its Reset header, or, without
+// headers, one window length after start.
+func (k *keyed) windowEnd(o obs, start time.Time) time.Time {
+	if o.hasHeaders {
+		return o.resetTime()
+	}
+	return start.Add(k.window)
+}
+
+// exhaustFrom sends requests until the key gets 429 and returns that
+// response. It fails the spec when limit+1 requests in a row are admitted.
+func (k *keyed) exhaustFrom(ctx context.Context, o obs) obs {
+	GinkgoHelper()
+	for i := 0; !o.limited(); i++ {
+		Expect(i).To(BeNumerically("<=", k.limit), "%d requests in a row were admitted, more than the key's limit of %d per %s\n%s", i+1, k.limit, k.window, o.resp.Exchange)
+		o = k.send(ctx)
+	}
+	return o
+}
+
+// exhausted drives the key to 429 in a window with at least minLeft of it
+// to go, and returns that 429. When the current window is about to end it
+// waits for a fresh one first.
+func (k *keyed) exhausted(ctx context.Context, minLeft time.Duration) obs {
+	GinkgoHelper()
+	for attempt := 0; attempt < 3; attempt++ {
+		o := k.send(ctx)
+		start := time.Now()
+		if !o.hasHeaders || time.Until(k.windowEnd(o, start)) < minLeft+k.window/4 {
+			o = k.freshWindow(ctx)
+			start = o.at
+		}
+		o = k.exhaustFrom(ctx, o)
+		if time.Until(k.windowEnd(o, start)) >= minLeft {
+			return o
+		}
+	}
+	Fail(fmt.Sprintf("could not exhaust the rate-limited key with %s of its window left in 3 attempts", minLeft))
+	return obs{}
+}
+
+// otherClients returns n clients for the same target, each with its own
+// connection pool and one connection already open (a request without
+// credential, which spends no budget), so that a burst runs over n
+// separate connections.
+func otherClients(ctx context.Context, base *framework.Client, path string, n int) []*framework.Client {
+	GinkgoHelper()
+	out := make([]*framework.Client, n)
+	for i := range out {
+		tr := &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxConnsPerHost:     2,
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     30 * time.Second,
+		}
+		DeferCleanup(tr.CloseIdleConnections)
+		c := *base
+		c.HTTP = &http.Client{Transport: tr, Timeout: framework.DefaultTimeout}
+		out[i] = &c
+		_, err := c.Try(ctx, framework.Req{Method: http.MethodGet, Path: path})
+		Expect(err).NotTo(HaveOccurred(), "warming up connection %d", i)
+	}
+	return out
+}

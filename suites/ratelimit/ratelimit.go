@@ -1,0 +1,340 @@
+// Package ratelimit holds the conformance specs of the rate-limiting area
+// (RATE-001 .. RATE-007 of spec/catalogue.yaml).
+//
+// The target's rate-limited key (target.rateLimited: key, limit, window) is
+// shared by every spec of a profile, so each spec first finds out where
+// the key stands: specs that need a whole budget wait for a fresh window
+// (by the X-RateLimit-Reset header, polling, never sleeping); specs that
+// need an exhausted key exhaust it in a window with enough time left. The
+// specs are declared in an order that lets one window serve several of
+// them (002 → 003 → 004 share an exhausted window, 006 → 007 a fresh one),
+// but each is correct alone and in any order.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/framework"
+)
+
+// burst is the outcome of RATE-005's parallel burst.
+type burst struct {
+	total, conns      int
+	admitted, limited int // admitted includes the request that opened the window
+	other             map[string]int
+}
+
+var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
+	var (
+		cl *framework.Client
+		k  *keyed
+		// lastBurst lets RATE-005's SHOULD spec reuse the MUST spec's
+		// burst instead of waiting for another window; it runs its own
+		// burst when the MUST spec did not run.
+		lastBurst *burst
+	)
+	BeforeEach(func() {
+		cl = c.Client()
+		k = limitedKey(c, cl)
+	})
+	timeout := func() any { return SpecTimeout(4*c.Target().RateLimited.Window.D() + 20*time.Second) }
+	limitText := func() string {
+		rl := c.Target().RateLimited
+		return fmt.Sprintf("%d requests per %s", rl.Limit, rl.Window)
+	}
+
+	// other returns the headers and path of a principal other than the
+	// rate-limited key's owner: the admin's user key, or on iotistica the
+	// admin's JWT (the rate-limited key is a device key there).
+	other := func() (http.Header, string) {
+		GinkgoHelper()
+		return c.UserHeaders(cl, c.Target().Principals.Admin), c.Paths().Protected
+	}
+
+	// ---------------------------------------------------------------- RATE-001
+	c.It("RATE-001", "sends X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset, each a single integer, with Reset a Unix time in seconds not in the past, on an authenticated 200, because clients pace themselves by these headers (seed 000)", Offset(1), func() {
+		h, path := other()
+		r := cl.Get(path, h)
+		Expect(r).To(framework.HaveStatus(http.StatusOK))
+		checkHeaders(r)
+	})
+	if c.Name() == spec.Iotistica {
+		c.It("RATE-001", "sends the three X-RateLimit-* headers as integers on a device key's authenticated 200 too, because devices are rate limited like users", Offset(1), func() {
+			d := c.Target().Devices[0]
+			r := cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey))
+			Expect(r).To(framework.HaveStatus(http.StatusOK))
+			checkHeaders(r)
+		})
+	}
+
+	// ---------------------------------------------------------------- RATE-002
+	c.It("RATE-002", "counts one window of the rate-limited key exactly: Limit stays at the key's limit, Remaining starts at Limit-1 and falls by exactly 1 per request to 0 and never below, Reset stays put and lies in the future, because clients rely on these numbers to pace themselves (seed 000)", Offset(1), func(ctx SpecContext) {
+		for attempt := 1; ; attempt++ {
+			straddled := windowSequence(ctx, c, k)
+			if !straddled {
+				return
+			}
+			Expect(attempt).To(BeNumerically("<", 2), "the window ended in the middle of the sequence twice")
+		}
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-003
+	c.It("RATE-003", "answers a request over the limit with 429, application/json and the profile's rate-limit body, because the seed documents that body and retry_after", Offset(1), func(ctx SpecContext) {
+		o := k.exhausted(ctx, 300*time.Millisecond)
+		Expect(o.resp).To(c.Be429())
+	}, timeout())
+	c.ItShould("RATE-003", "should send a Retry-After header on a 429 that equals the body's retry_after within 1 s and is not shorter than the time to X-RateLimit-Reset, because a client that waits Retry-After must find its budget restored (RFC 6585 §4, RFC 9110 §10.2.3)", Offset(1), func(ctx SpecContext) {
+		o := k.exhausted(ctx, 300*time.Millisecond)
+		Expect(o.resp).To(framework.HaveStatus(http.StatusTooManyRequests))
+		ra := o.resp.Header.Values(spec.HeaderRetryAfter)
+		Expect(ra).To(HaveLen(1), "one Retry-After header\n%s", o.resp.Exchange)
+		hdr, err := strconv.ParseInt(strings.TrimSpace(ra[0]), 10, 64)
+		Expect(err).NotTo(HaveOccurred(), "Retry-After %q must be delay-seconds\n%s", ra[0], o.resp.Exchange)
+		body, err := spec.Int(o.resp.Body, "retry_after")
+		Expect(err).NotTo(HaveOccurred(), "retry_after in the body\n%s", o.resp.Exchange)
+		Expect(hdr).To(BeNumerically("~", body, 1), "Retry-After header vs retry_after\n%s", o.resp.Exchange)
+		Expect(o.hasHeaders).To(BeTrue(), "the 429 carries no usable X-RateLimit-Reset\n%s", o.resp.Exchange)
+		toReset := math.Floor(o.resetTime().Sub(o.at).Seconds())
+		Expect(float64(hdr)).To(BeNumerically(">=", toReset), "Retry-After vs the %v s to X-RateLimit-Reset\n%s", toReset, o.resp.Exchange)
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-004
+	c.It("RATE-004", "keeps serving another principal while the rate-limited key is exhausted, because limits apply per API key or user and one client must not lock out the others (seed 000)", Offset(1), func(ctx SpecContext) {
+		h, path := other()
+		for attempt := 1; attempt <= 2; attempt++ {
+			a := k.exhausted(ctx, 500*time.Millisecond)
+			b := cl.Get(path, h)
+			again := k.send(ctx)
+			if a.hasHeaders && again.hasHeaders && again.reset != a.reset {
+				continue // the window ended between A and B: not a test, retry
+			}
+			Expect(b).To(framework.HaveStatus(http.StatusOK), "another principal while key A is exhausted (A got 429 just before)")
+			if c.Name() == spec.Iotistica {
+				d := c.Target().Devices[0]
+				Expect(cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey))).To(framework.HaveStatus(http.StatusOK), "another device's key while key A is exhausted")
+			}
+			Expect(again.limited()).To(BeTrue(), "key A must still be exhausted after B's request\n%s", again.resp.Exchange)
+			return
+		}
+		Fail("the window of key A ended twice while B was being served")
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-006
+	c.It("RATE-006", "admits the exhausted rate-limited key again once its window has passed, with a full budget (Remaining = Limit-1 on the first request), because a limit throttles, it does not ban (seed 000)", Offset(1), func(ctx SpecContext) {
+		ex := k.exhausted(ctx, 0)
+		var next obs
+		Eventually(func() bool {
+			o, err := k.try(ctx, k.cl)
+			if err != nil {
+				return false
+			}
+			switch {
+			case ex.hasHeaders && o.hasHeaders && o.reset > ex.reset:
+			case !ex.hasHeaders && o.at.After(ex.at.Add(k.window)):
+			default:
+				return false
+			}
+			next = o
+			return true
+		}).WithContext(ctx).WithTimeout(2*k.window+5*time.Second).WithPolling(poll).Should(BeTrue(), "waiting for the next window after X-RateLimit-Reset %d", ex.reset)
+		AddReportEntry("exchange", next.resp.Exchange, ReportEntryVisibilityNever)
+		Expect(next.resp).To(framework.HaveStatus(http.StatusOK), "the first request after the window reset")
+		if next.hasHeaders {
+			Expect(next.remaining).To(BeEquivalentTo(next.limit-1), "X-RateLimit-Remaining of the first request of the new window\n%s", next.resp.Exchange)
+			return
+		}
+		for i := 2; i <= k.limit; i++ {
+			Expect(k.send(ctx).ok()).To(BeTrue(), "request %d of %d of the new window", i, k.limit)
+		}
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-007
+	c.ItShould("RATE-007", "should leave the rate-limited key's budget untouched by a flood of invalid keys that share its prefix and spoof X-Forwarded-For, because otherwise anyone can lock a client out by guessing its key's prefix (OWASP API4)", Offset(1), func(ctx SpecContext) {
+		for attempt := 1; attempt <= 2; attempt++ {
+			before := k.send(ctx)
+			if !before.ok() || !before.hasHeaders || before.remaining < 2 || time.Until(before.resetTime()) < 700*time.Millisecond {
+				before = k.freshWindow(ctx)
+			}
+			Expect(before.hasHeaders).To(BeTrue(), "needs X-RateLimit-Remaining to see the budget\n%s", before.resp.Exchange)
+			flood := 3 * k.limit
+			statuses := map[int]int{}
+			for i := 0; i < flood; i++ {
+				req := k.req
+				req.Header = req.Header.Clone()
+				fake := lookalike(c.Target().RateLimited.APIKey, i)
+				for name, vs := range req.Header {
+					for j, v := range vs {
+						req.Header[name][j] = strings.ReplaceAll(v, c.Target().RateLimited.APIKey, fake)
+					}
+				}
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i%250+1))
+				req.Header.Set("X-Real-IP", fmt.Sprintf("198.51.100.%d", i%250+1))
+				r, err := cl.Try(ctx, req)
+				Expect(err).NotTo(HaveOccurred())
+				statuses[r.Status]++
+			}
+			after := k.send(ctx)
+			if after.hasHeaders && after.reset != before.reset {
+				continue // the window ended during the flood: retry once
+			}
+			AddReportEntry("flood statuses", fmt.Sprint(statuses))
+			Expect(statuses[http.StatusUnauthorized]).To(Equal(flood), "every invalid lookalike key must get 401: %v", statuses)
+			Expect(after.ok()).To(BeTrue(), "the victim key after the flood\n%s", after.resp.Exchange)
+			Expect(after.remaining).To(Equal(before.remaining-1), "X-RateLimit-Remaining of the victim key: %d before the flood of %d lookalike keys, one own request after it\n%s", before.remaining, flood, after.resp.Exchange)
+			return
+		}
+		Fail("the window ended during the flood twice")
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-005
+	runBurst := func(ctx context.Context) *burst {
+		GinkgoHelper()
+		total := max(10*k.limit, 64)
+		workers := min(total, 128)
+		clients := otherClients(ctx, cl, k.req.Path, workers)
+		for attempt := 1; attempt <= 2; attempt++ {
+			fresh := k.freshWindow(ctx)
+			Expect(fresh.ok()).To(BeTrue(), "the first request of a fresh window\n%s", fresh.resp.Exchange)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			results := make([][]obs, workers)
+			errs := make([]error, workers)
+			for w := 0; w < workers; w++ {
+				n := total / workers
+				if w < total%workers {
+					n++
+				}
+				wg.Add(1)
+				go func(w, n int) {
+					defer wg.Done()
+					<-start
+					for i := 0; i < n; i++ {
+						o, err := k.try(ctx, clients[w])
+						if err != nil {
+							errs[w] = err
+							return
+						}
+						results[w] = append(results[w], o)
+					}
+				}(w, n)
+			}
+			close(start)
+			wg.Wait()
+			b := &burst{total: total, conns: workers, admitted: 1, other: map[string]int{}}
+			straddled := false
+			for w := range results {
+				if errs[w] != nil {
+					b.other[errs[w].Error()]++
+				}
+				for _, o := range results[w] {
+					switch {
+					case o.ok():
+						b.admitted++
+					case o.limited():
+						b.limited++
+					default:
+						b.other[strconv.Itoa(o.resp.Status)]++
+					}
+					if fresh.hasHeaders && o.hasHeaders && o.reset != fresh.reset {
+						straddled = true
+					}
+				}
+			}
+			if !fresh.hasHeaders && time.Since(fresh.at) > k.window/2 {
+				straddled = true
+			}
+			AddReportEntry("burst", fmt.Sprintf("%d requests over %d connections after the window's first request: admitted %d (incl. that one), 429 %d, other %v, straddled window %v", total, workers, b.admitted, b.limited, b.other, straddled))
+			if !straddled {
+				return b
+			}
+		}
+		Fail("the burst straddled a window boundary twice; the window is too short for this machine")
+		return nil
+	}
+	c.It("RATE-005", fmt.Sprintf("admits at most the key's limit when 10x the limit arrive at once over at least 64 connections at the start of a window (%s), and answers every request with 2xx or 429, because a limiter that over-admits under load does not limit (seed 000)", limitText()), Offset(1), func(ctx SpecContext) {
+		b := runBurst(ctx)
+		lastBurst = b
+		Expect(b.other).To(BeEmpty(), "every request of the burst must get 2xx or 429")
+		Expect(b.admitted).To(BeNumerically("<=", k.limit), "requests admitted in one window (including the one that opened it), limit %d", k.limit)
+	}, timeout())
+	c.ItShould("RATE-005", fmt.Sprintf("should admit the key's full limit when 10x the limit arrive at once at the start of a window (%s), because a limiter that under-admits under load throttles clients that stay within their budget", limitText()), Offset(1), func(ctx SpecContext) {
+		b := lastBurst
+		if b == nil {
+			b = runBurst(ctx)
+		}
+		lastBurst = nil
+		Expect(b.admitted).To(BeNumerically(">=", k.limit), "requests admitted in one window (including the one that opened it), limit %d", k.limit)
+	}, timeout())
+})
+
+// checkHeaders asserts RATE-001's headers on r.
+func checkHeaders(r *framework.Resp) {
+	GinkgoHelper()
+	limit, remaining, reset, err := rateHeaders(r.Header)
+	Expect(err).NotTo(HaveOccurred(), "%s", r.Exchange)
+	Expect(limit).To(BeNumerically(">=", 1), "X-RateLimit-Limit\n%s", r.Exchange)
+	Expect(remaining).To(And(BeNumerically(">=", 0), BeNumerically("<=", limit)), "X-RateLimit-Remaining\n%s", r.Exchange)
+	now := time.Now().Unix()
+	Expect(reset).To(BeNumerically(">=", now-1), "X-RateLimit-Reset must be a Unix time in seconds, not in the past\n%s", r.Exchange)
+	Expect(reset).To(BeNumerically("<", now+366*24*3600), "X-RateLimit-Reset must be a Unix time in seconds (not milliseconds, not a delay)\n%s", r.Exchange)
+}
+
+// windowSequence spends one whole window of the key from its first
+// request and checks the counting. It returns true when the window ended
+// midway (the caller retries).
+func windowSequence(ctx context.Context, c *framework.Ctx, k *keyed) bool {
+	GinkgoHelper()
+	o := k.freshWindow(ctx)
+	Expect(o.hasHeaders).To(BeTrue(), "the rate-limited key's response needs integral X-RateLimit-* headers\n%s", o.resp.Exchange)
+	Expect(o.ok()).To(BeTrue(), "the first request of a fresh window\n%s", o.resp.Exchange)
+	Expect(o.limit).To(BeEquivalentTo(k.limit), "X-RateLimit-Limit must be the key's limit (the target says %d)\n%s", k.limit, o.resp.Exchange)
+	Expect(o.remaining).To(BeEquivalentTo(o.limit-1), "X-RateLimit-Remaining of the first request of a window\n%s", o.resp.Exchange)
+	Expect(o.resetTime()).To(BeTemporally(">", o.at.Add(-time.Second)), "X-RateLimit-Reset must lie in the future\n%s", o.resp.Exchange)
+	reset, prev := o.reset, o.remaining
+	for i := 2; i <= k.limit+1; i++ {
+		n := k.send(ctx)
+		Expect(n.hasHeaders).To(BeTrue(), "request %d of the window: integral X-RateLimit-* headers\n%s", i, n.resp.Exchange)
+		if n.reset != reset {
+			return true
+		}
+		Expect(n.limit).To(Equal(o.limit), "request %d: X-RateLimit-Limit must stay constant within a window\n%s", i, n.resp.Exchange)
+		Expect(n.remaining).To(BeNumerically(">=", 0), "request %d: X-RateLimit-Remaining must never fall below 0\n%s", i, n.resp.Exchange)
+		Expect(n.resetTime()).To(BeTemporally(">", n.at.Add(-time.Second)), "request %d: X-RateLimit-Reset must lie in the future\n%s", i, n.resp.Exchange)
+		if i <= k.limit {
+			Expect(n.ok()).To(BeTrue(), "request %d of %d in one window must be admitted\n%s", i, k.limit, n.resp.Exchange)
+			Expect(n.remaining).To(Equal(prev-1), "request %d: X-RateLimit-Remaining must fall by exactly 1\n%s", i, n.resp.Exchange)
+		} else {
+			Expect(n.limited()).To(BeTrue(), "request %d, one over the limit of %d\n%s", i, k.limit, n.resp.Exchange)
+			Expect(n.remaining).To(BeZero(), "X-RateLimit-Remaining of the request over the limit\n%s", n.resp.Exchange)
+		}
+		prev = n.remaining
+	}
+	return false
+}
+
+// lookalike is an invalid key that shares all but the last 6 characters
+// with key (variant i).
+func lookalike(key string, i int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	keep := max(len(key)-6, 0)
+	tail := []byte(key[keep:])
+	for j := range tail {
+		tail[j] = alphabet[(int(tail[j])+i*7+j*13+1)%len(alphabet)]
+	}
+	s := key[:keep] + string(tail)
+	if s == key {
+		s = key[:keep] + "zzzzzz"
+	}
+	return s
+}
