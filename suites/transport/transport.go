@@ -1,0 +1,347 @@
+// Package transport holds the conformance specs of the transport and
+// error-dialect area (AUTH-001 .. AUTH-011): how a credential travels, what
+// a request without or with a bad credential gets back, and how the server
+// copes with hostile header values.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/framework"
+)
+
+// challenge is the start of an RFC 9110 §11.6.1 challenge: an auth-scheme
+// token, optionally followed by a space and parameters or a token68.
+var challenge = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+( .*)?$")
+
+// base62 draws n random letters and digits for unknown keys.
+func base62(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// unknownKey is a well-formed key with the right prefix that nobody owns.
+func unknownKey(s keySubject) string {
+	return s.Prefix + base62(len(s.Key)-len(s.Prefix))
+}
+
+// wrongPrefix returns a prefix of the same shape that is not the profile's.
+func wrongPrefix(p string) string {
+	if strings.HasSuffix(p, "_live_") {
+		return strings.TrimSuffix(p, "_live_") + "_test_"
+	}
+	if p[0] == 'x' {
+		return "y" + p[1:]
+	}
+	return "x" + p[1:]
+}
+
+func flipCase(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsUpper(r):
+			return unicode.ToLower(r)
+		case unicode.IsLower(r):
+			return unicode.ToUpper(r)
+		}
+		return r
+	}, s)
+}
+
+// keyVariant is one row of the AUTH-004 table: a near miss of a real key.
+type keyVariant struct {
+	name string
+	make func(s keySubject) string
+}
+
+var keyVariants = []keyVariant{
+	{"an unknown key with the profile's prefix", unknownKey},
+	{"the real key's secret part under a wrong prefix", func(s keySubject) string { return wrongPrefix(s.Prefix) + s.Key[len(s.Prefix):] }},
+	{"the real key without its last character", func(s keySubject) string { return s.Key[:len(s.Key)-1] }},
+	{"the real key cut to half its length", func(s keySubject) string { return s.Key[:len(s.Prefix)+(len(s.Key)-len(s.Prefix))/2] }},
+	{"the real key's prefix alone", func(s keySubject) string { return s.Prefix }},
+	{"the real key with one character appended", func(s keySubject) string { return s.Key + "A" }},
+	{"the real key with one character appended after a space", func(s keySubject) string { return s.Key + " A" }},
+	{"the real key with the case of its secret part flipped", func(s keySubject) string { return s.Prefix + flipCase(s.Key[len(s.Prefix):]) }},
+	{"the real key with the case of every letter flipped", func(s keySubject) string { return flipCase(s.Key) }},
+}
+
+func hasNoStore(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(d), "no-store") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var _ = framework.Area("transport", func(c *framework.Ctx) {
+	var cl *framework.Client
+	BeforeEach(func() { cl = c.Client() })
+
+	subj := subjectOf(c)
+	name := c.Name()
+
+	// AUTH-001 ------------------------------------------------------------
+	c.It("AUTH-001", "answers a request without any credential on a protected resource with 401, exactly the profile's documented error body and Content-Type application/json, because clients of every seed parse that body", func() {
+		Expect(cl.Get(c.Paths().Protected, nil)).To(c.Be401Missing())
+	})
+	c.It("AUTH-001", "answers a request without credential on a specific protected resource with the same 401 body, because the error dialect does not depend on the route", func() {
+		Expect(cl.Get(c.Paths().Own, nil)).To(c.Be401Missing())
+	})
+	if name == spec.Iotistica {
+		c.It("AUTH-001", "answers a device-state request without X-Device-API-Key with 401 and the profile's error body, because the device control plane speaks the same dialect", func() {
+			Expect(cl.Get(subj.Path, nil)).To(c.Be401Missing())
+		})
+	}
+
+	// AUTH-002 ------------------------------------------------------------
+	c.It("AUTH-002", "should send WWW-Authenticate with a challenge on a 401 for a missing credential, because RFC 9110 §11.6.1 requires a 401 to say how to authenticate", func() {
+		r := cl.Get(c.Paths().Protected, nil)
+		Expect(r).To(framework.HaveStatus(401))
+		Expect(r.Header.Get("WWW-Authenticate")).To(MatchRegexp(challenge.String()), "no challenge in WWW-Authenticate\n%s", r.Exchange)
+	})
+	c.It("AUTH-002", "should send WWW-Authenticate with a challenge on a 401 for an unknown key, because RFC 6750 §3 asks for it on every authentication failure", func() {
+		r := cl.Get(subj.Path, framework.Cred(subj.Transports[0], unknownKey(subj)))
+		Expect(r).To(framework.HaveStatus(401))
+		Expect(r.Header.Get("WWW-Authenticate")).To(MatchRegexp(challenge.String()), "no challenge in WWW-Authenticate\n%s", r.Exchange)
+	})
+
+	// AUTH-003 ------------------------------------------------------------
+	for _, tr := range c.Profile.Transports {
+		tr := tr
+		hn, vp := headerName(tr)
+		what := "the admin's API key"
+		if c.Profile.UserKeyPrefix == "" {
+			what = "the admin's access token"
+		}
+		c.It("AUTH-003", fmt.Sprintf("accepts %s sent as `%s: %s<credential>` with 200, because the profile documents that transport", what, hn, vp), func() {
+			Expect(cl.Get(c.Paths().Protected, adminCred(c, cl, tr))).To(framework.HaveStatus(200))
+		})
+	}
+	if name == spec.Iotistica {
+		c.It("AUTH-003", "accepts a device's own API key in X-Device-API-Key on its state with 200, because seed 003 documents that header for devices", func() {
+			Expect(cl.Get(subj.Path, framework.Cred(spec.TransportDeviceKey, subj.Key))).To(framework.HaveStatus(200))
+		})
+	}
+
+	// AUTH-004 ------------------------------------------------------------
+	for _, tr := range subj.Transports {
+		for _, v := range keyVariants {
+			tr, v := tr, v
+			hn, _ := headerName(tr)
+			c.It("AUTH-004", fmt.Sprintf("answers %s in %s with 401 and the profile's error body, because only an exact, known key may authenticate", v.name, hn), func() {
+				Expect(cl.Get(subj.Path, framework.Cred(tr, v.make(subj)))).To(c.Be401())
+			})
+		}
+	}
+
+	// AUTH-005 ------------------------------------------------------------
+	c.It("AUTH-005", "should answer an unknown, a revoked and a malformed credential identically (status, body, header names and values except Date and rate-limit counters), because any difference tells an attacker which keys exist (CWE-204)", func() {
+		tr := subj.Transports[0]
+		unknown := cl.Get(subj.Path, framework.Cred(tr, unknownKey(subj)))
+		revoked := cl.Get(subj.Path, framework.Cred(tr, c.Target().RevokedKey))
+		malformed := cl.Get(subj.Path, framework.Cred(tr, "!!not-a-key!!"))
+		Expect(unknown).To(framework.HaveStatus(401))
+		Expect(sameResponse(unknown, revoked)).To(BeEmpty(), "unknown vs revoked key differ\n%s\n%s", unknown.Exchange, revoked.Exchange)
+		Expect(sameResponse(unknown, malformed)).To(BeEmpty(), "unknown vs malformed key differ\n%s\n%s", unknown.Exchange, malformed.Exchange)
+	})
+
+	// AUTH-006 ------------------------------------------------------------
+	if c.Profile.Has(spec.TransportBearer) {
+		for _, scheme := range []string{"bearer", "BEARER"} {
+			scheme := scheme
+			c.It("AUTH-006", fmt.Sprintf("should accept the scheme written %q with 200, because RFC 9110 §11.1 makes auth-scheme names case-insensitive", scheme), func() {
+				h := http.Header{}
+				h.Set("Authorization", scheme+" "+adminSecret(c, cl))
+				Expect(cl.Get(c.Paths().Protected, h)).To(framework.HaveStatus(200))
+			})
+		}
+	}
+
+	// AUTH-007 ------------------------------------------------------------
+	for _, param := range []string{"api_key", "access_token", "token"} {
+		param := param
+		c.It("AUTH-007", fmt.Sprintf("should refuse a valid credential passed only as ?%s= with 401, because URLs end up in logs and histories (RFC 6750 §2.3, seed 002: never in query parameters)", param), func() {
+			r := cl.Get(c.Paths().Protected+"?"+param+"="+url.QueryEscape(adminSecret(c, cl)), nil)
+			Expect(r).To(Or(c.Be401Missing(), c.Be401()))
+		})
+		if name == spec.Iotistica {
+			c.It("AUTH-007", fmt.Sprintf("should refuse a device key passed only as ?%s= on its state with 401, because a query string is not a credential transport", param), func() {
+				r := cl.Get(subj.Path+"?"+param+"="+url.QueryEscape(subj.Key), nil)
+				Expect(r).To(Or(c.Be401Missing(), c.Be401()))
+			})
+		}
+	}
+
+	// AUTH-008 ------------------------------------------------------------
+	if c.Profile.Has(spec.TransportBearer) && c.Profile.Has(spec.TransportXAPIKey) {
+		t := c.Target()
+		both := func(bearer, xkey string) http.Header {
+			h := http.Header{}
+			h.Set("Authorization", "Bearer "+bearer)
+			h.Set("X-API-Key", xkey)
+			return h
+		}
+		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the admin's resource with 400 or 401, because serving either principal silently hides which identity acted (RFC 6750 §2)", func() {
+			r := cl.Get(c.Paths().Protected, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
+			Expect(r).To(framework.HaveStatus(400, 401))
+		})
+		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the outsider's resource with 400 or 401, because the second credential must not decide the identity either", func() {
+			r := cl.Get(c.Paths().Foreign, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
+			Expect(r).To(framework.HaveStatus(400, 401))
+		})
+	}
+
+	// AUTH-009 ------------------------------------------------------------
+	credTransports := append([]spec.Transport(nil), c.Profile.Transports...)
+	if name == spec.Iotistica {
+		credTransports = append(credTransports, spec.TransportDeviceKey)
+	}
+	pathFor := func(tr spec.Transport) string {
+		if tr == spec.TransportDeviceKey {
+			return subj.Path
+		}
+		return c.Paths().Protected
+	}
+	prefixFor := func(tr spec.Transport) string {
+		if tr == spec.TransportDeviceKey {
+			return c.Profile.DeviceKeyPrefix
+		}
+		return c.Profile.UserKeyPrefix
+	}
+	for _, tr := range credTransports {
+		tr := tr
+		hn, vp := headerName(tr)
+		path := pathFor(tr)
+		kp := prefixFor(tr)
+		c.It("AUTH-009", fmt.Sprintf("answers a 64 KiB %s value with a 4xx, never a 5xx, and keeps serving valid requests, because oversized credentials are an easy denial-of-service probe", hn), func() {
+			h := http.Header{}
+			h.Set(hn, vp+kp+strings.Repeat("A", 64<<10))
+			Expect(cl.Get(path, h)).To(Be4xx())
+			expectServing(c, cl, 0)
+		})
+		c.It("AUTH-009", fmt.Sprintf("answers %s carrying 100 000 dots with a 4xx, never a 5xx, and keeps serving, because token parsers that split on dots must not blow up", hn), func() {
+			h := http.Header{}
+			h.Set(hn, vp+strings.Repeat(".", 100_000))
+			Expect(cl.Get(path, h)).To(Be4xx())
+			expectServing(c, cl, 0)
+		})
+		c.It("AUTH-009", fmt.Sprintf("answers %s containing NUL bytes (raw request) with a 4xx, never a 5xx, and keeps serving, because a NUL must not truncate or crash key parsing", hn), func(ctx SpecContext) {
+			r, err := rawGet(ctx, cl, path, []string{hn + ": " + vp + kp + "abc\x00def\x00"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r).To(Be4xx())
+			expectServing(c, cl, 0)
+		}, SpecTimeout(30*time.Second))
+		c.It("AUTH-009", fmt.Sprintf("answers %s containing bytes that are not UTF-8 (raw request) with a 4xx, never a 5xx, and keeps serving, because key parsing must not assume valid text", hn), func(ctx SpecContext) {
+			r, err := rawGet(ctx, cl, path, []string{hn + ": " + vp + kp + "\xff\xfe\xc3\x28\xa0\xa1" + base62(20)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r).To(Be4xx())
+			expectServing(c, cl, 0)
+		}, SpecTimeout(30*time.Second))
+		c.It("AUTH-009", fmt.Sprintf("answers two %s headers, an unknown credential and a valid one, with a 4xx, never a 5xx, and keeps serving, because an ambiguous credential must not be resolved by header order", hn), func(ctx SpecContext) {
+			valid := adminSecret(c, cl)
+			if tr == spec.TransportDeviceKey {
+				valid = subj.Key
+			}
+			bogus := kp + base62(32)
+			for _, order := range [][2]string{{bogus, valid}, {valid, bogus}} {
+				r, err := rawGet(ctx, cl, path, []string{hn + ": " + vp + order[0], hn + ": " + vp + order[1]})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r).To(Be4xx())
+			}
+			expectServing(c, cl, 0)
+		}, SpecTimeout(30*time.Second))
+	}
+
+	// AUTH-010 ------------------------------------------------------------
+	for _, p := range c.Profile.PublicPaths {
+		p := p
+		c.It("AUTH-010", fmt.Sprintf("serves the public endpoint GET %s with 200 without any credential, because seed 001 lists it as needing no authentication", p), func() {
+			Expect(cl.Get(p, nil)).To(framework.HaveStatus(200))
+		})
+		c.It("AUTH-010", fmt.Sprintf("serves the public endpoint GET %s with 200 alongside a normal valid credential, because being logged in must not break public pages", p), func() {
+			Expect(cl.Get(p, adminCred(c, cl, c.Profile.Transports[0]))).To(framework.HaveStatus(200))
+		})
+	}
+
+	// AUTH-011 ------------------------------------------------------------
+	if l := c.Profile.Login; l != nil {
+		c.It("AUTH-011", "should mark the login response Cache-Control: no-store, because it carries a fresh token that no cache may keep (RFC 9111 §5.2.2.5)", func() {
+			r := cl.PostJSON(l.Path, nil, map[string]string{"email": c.Target().Principals.Admin.Email, "password": c.Target().Principals.Admin.Password})
+			Expect(r).To(framework.HaveStatus(200))
+			t := framework.ParseTokens(l, r)
+			cl.AddSecret(t.Access, t.Refresh)
+			Expect(hasNoStore(r.Header)).To(BeTrue(), "login response lacks Cache-Control: no-store\n%s", r.Exchange)
+		})
+		if l.RefreshPath != "" {
+			c.It("AUTH-011", "should mark the refresh response Cache-Control: no-store, because it carries a fresh token that no cache may keep (RFC 9111 §5.2.2.5)", func() {
+				tok := c.Login(cl, c.Target().Principals.Admin)
+				var r *framework.Resp
+				switch l.RefreshStyle {
+				case spec.RefreshBearerCurrent:
+					r = cl.Do(framework.Req{Method: http.MethodPost, Path: l.RefreshPath, Header: framework.Cred(spec.TransportBearer, tok.Access)})
+				case spec.RefreshBodyToken:
+					r = cl.PostJSON(l.RefreshPath, nil, map[string]string{l.RefreshBodyIn: tok.Refresh})
+				default:
+					Skip("unknown refresh style " + string(l.RefreshStyle))
+				}
+				Expect(r).To(framework.HaveStatus(200))
+				t := framework.ParseTokens(l, r)
+				cl.AddSecret(t.Access, t.Refresh)
+				Expect(hasNoStore(r.Header)).To(BeTrue(), "refresh response lacks Cache-Control: no-store\n%s", r.Exchange)
+			})
+		}
+	}
+	if c.Profile.Keys != nil {
+		c.It("AUTH-011", "should mark the key-creation response Cache-Control: no-store, because it carries the new key's only copy of the secret", func() {
+			r, cleanup := createKey(c, cl)
+			DeferCleanup(cleanup)
+			Expect(r).To(framework.HaveStatus(200, 201))
+			Expect(hasNoStore(r.Header)).To(BeTrue(), "key-creation response lacks Cache-Control: no-store\n%s", r.Exchange)
+		})
+	}
+})
+
+// createKey creates a key as the admin through the profile's key-creation
+// endpoint and returns the response and a cleanup that revokes it where the
+// profile can.
+func createKey(c *framework.Ctx, cl *framework.Client) (*framework.Resp, func()) {
+	k := c.Profile.Keys
+	body := map[string]any{"name": "authconform-" + base62(8)}
+	var h http.Header
+	if c.Name() == spec.Iotistica {
+		body["agentUuid"] = c.Target().Devices[1].UUID
+		h = framework.Cred(spec.TransportBearer, adminJWT(c, cl))
+	} else {
+		h = adminCred(c, cl, c.Profile.Transports[0])
+	}
+	r := cl.PostJSON(k.Create, h, body)
+	secret, _ := r.JSONMap()[k.SecretJSON].(string)
+	cl.AddSecret(secret)
+	id := fmt.Sprint(r.JSONMap()[k.IDJSON])
+	return r, func() {
+		if k.Delete == "" || r.Status >= 300 || id == "" {
+			return
+		}
+		_, _ = cl.Try(context.Background(), framework.Req{Method: http.MethodDelete, Path: k.Delete + "/" + url.PathEscape(id), Header: h})
+	}
+}
