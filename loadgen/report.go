@@ -35,6 +35,8 @@ type Latencies struct {
 
 // Slip is how late requests left compared with the pacer's plan.
 type Slip struct {
+	// Min near zero shows the plan's origin is right.
+	Min  time.Duration `json:"min"`
 	Mean time.Duration `json:"mean"`
 	P99  time.Duration `json:"99th"`
 	Max  time.Duration `json:"max"`
@@ -318,6 +320,7 @@ func (a *Aggregator) Report() *Report {
 	}
 	if a.slipN > 0 {
 		rep.Slip = Slip{
+			Min:  time.Duration(a.slip.Min()),
 			Mean: time.Duration(float64(a.slipTotal) / float64(a.slipN)),
 			P99:  time.Duration(a.slip.ValueAtQuantile(99)),
 			Max:  time.Duration(a.slip.Max()),
@@ -421,7 +424,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 		round(l.Min), round(l.Mean), round(l.P50), round(l.P90), round(l.P95), round(l.P99), round(l.P999), round(l.Max))
 	fp := rep.FromPlan
 	fmt.Fprintf(&b, "From plan     [50, 99, 99.9, max]               %s, %s, %s, %s\n", round(fp.P50), round(fp.P99), round(fp.P999), round(fp.Max))
-	fmt.Fprintf(&b, "Slip          [mean, 99, max]  late(>%s)       %s, %s, %s  %d\n", rep.LateAfter, round(rep.Slip.Mean), round(rep.Slip.P99), round(rep.Slip.Max), rep.Late)
+	fmt.Fprintf(&b, "Slip          [min, mean, 99, max]  late(>%s)  %s, %s, %s, %s  %d\n", rep.LateAfter, round(rep.Slip.Min), round(rep.Slip.Mean), round(rep.Slip.P99), round(rep.Slip.Max), rep.Late)
 	fmt.Fprintf(&b, "Bytes In      [total, mean]                     %d, %.2f\n", rep.BytesIn.Total, rep.BytesIn.Mean)
 	fmt.Fprintf(&b, "Bytes Out     [total, mean]                     %d, %.2f\n", rep.BytesOut.Total, rep.BytesOut.Mean)
 	fmt.Fprintf(&b, "Success       [ratio]                           %.2f%%  (%s)\n", rep.Success*100, rep.Expect)

@@ -148,7 +148,15 @@ func resourceFor(t *spec.Target, name string) string {
 // device keys for iotistica, partitioned by shard.
 func userKeyCreds(e *env) ([]cred, error) {
 	if e.p.UserKeyPrefix == "" {
-		devs, err := Partition(e.shard, e.t.Devices, "device keys")
+		// The rate-limited key may be one of the devices: leave it out,
+		// its small budget would turn the attack into 429s.
+		var all []spec.Device
+		for _, d := range e.t.Devices {
+			if d.APIKey != e.t.RateLimited.APIKey {
+				all = append(all, d)
+			}
+		}
+		devs, err := Partition(e.shard, all, "device keys")
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +166,13 @@ func userKeyCreds(e *env) ([]cred, error) {
 		}
 		return out, nil
 	}
-	ps, err := Partition(e.shard, principals(e.t), "principals (each has one API key)")
+	var keyed []principal
+	for _, p := range principals(e.t) {
+		if p.APIKey != e.t.RateLimited.APIKey {
+			keyed = append(keyed, p)
+		}
+	}
+	ps, err := Partition(e.shard, keyed, "principals (each has one API key)")
 	if err != nil {
 		return nil, err
 	}

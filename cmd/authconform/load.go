@@ -64,7 +64,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []
 func defaultRate(scenario string, t *spec.Target) float64 {
 	switch scenario {
 	case "login":
-		return 50
+		return 10 // password hashing: the reference manages ~20/s on 2 cores
 	case "ratelimit":
 		// 20× the key's budget, so every window is contended.
 		return 20 * float64(t.RateLimited.Limit) / t.RateLimited.Window.D().Seconds()
@@ -79,7 +79,7 @@ func defaultRate(scenario string, t *spec.Target) float64 {
 func loadCmd(args []string, stdout, stderr io.Writer) int {
 	var f loadFlags
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.StringVar(&f.rate, "rate", "", "constant rate, e.g. 1000 or 1000/s (default: per scenario, 500/s for key-*; ratelimit: 20× the key's limit)")
+	fs.StringVar(&f.rate, "rate", "", "constant rate, e.g. 1000 or 1000/s (default: per scenario, 500/s for key-*, jwt-verify, refresh; login 10/s; ratelimit: 20× the key's limit)")
 	fs.StringVar(&f.ramp, "ramp", "", "linear ramp FROM:TO over --duration, e.g. 100:5000 (instead of --rate)")
 	fs.DurationVar(&f.duration, "duration", 0, "attack duration (default 5s; ratelimit: 3.5 windows, at least 5s)")
 	fs.IntVar(&f.connections, "connections", loadgen.DefaultConnections, "maximum connections to the target (0: unlimited)")
@@ -256,7 +256,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil && rep == nil {
 		if errors.Is(err, loadgen.ErrUsage) {
-			return bad("%s", spec.Mask(err.Error(), target.Secrets()))
+			return bad("%s", strings.TrimPrefix(spec.Mask(err.Error(), target.Secrets()), loadgen.ErrUsage.Error()+": "))
 		}
 		fmt.Fprintf(stderr, "authconform load: %s\n", oneLine(spec.Mask(err.Error(), target.Secrets())))
 		return exitFail
