@@ -84,6 +84,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if pl.close != nil {
 		defer pl.close()
 	}
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "load: %s against %s %s (%s), %s, shard %s\n", cfg.Scenario, p.Name, cfg.Target.BaseURL, cfg.TargetKind, describePace(pace), cfg.Shard)
+	}
 	log.Info("load: attack", "scenario", cfg.Scenario, "pace", pace.String(), "shard", cfg.Shard.String(), "profile", string(p.Name))
 
 	tr := &http.Transport{
@@ -199,4 +202,11 @@ func startProgress(w io.Writer, agg *Aggregator, asked float64) (stop func()) {
 			<-finished
 		}
 	}
+}
+
+func describePace(p Pace) string {
+	if p.Ramp {
+		return fmt.Sprintf("ramp %.6g→%.6g req/s over %s", p.From, p.To, p.Duration)
+	}
+	return fmt.Sprintf("%.6g req/s for %s", p.From, p.Duration)
 }

@@ -250,9 +250,6 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.HTML = fh
 	}
-	if !f.quiet {
-		fmt.Fprintf(stderr, "load: %s against %s %s (%s), %s, shard %s\n", scenario, target.Profile, target.BaseURL, kind, describePace(pace), shard)
-	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil && rep == nil {
 		if errors.Is(err, loadgen.ErrUsage) {
@@ -262,13 +259,6 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), stdout, stderr, "load")
-}
-
-func describePace(p loadgen.Pace) string {
-	if p.Ramp {
-		return fmt.Sprintf("ramp %.0f→%.0f req/s over %s", p.From, p.To, p.Duration)
-	}
-	return fmt.Sprintf("%.6g req/s for %s", p.From, p.Duration)
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authconform/authconform/loadgen"
+	"github.com/authconform/authconform/reference"
+	"github.com/authconform/authconform/spec"
+)
+
+// runCLI runs the CLI in this process.
+func runCLI(args ...string) (int, string, string) {
+	var o, e bytes.Buffer
+	code := mainExit(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestLoadUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // the flag or word the one-line error must name
+	}{
+		{[]string{"load"}, "missing SCENARIO"},
+		{[]string{"load", "nope"}, `unknown scenario "nope"`},
+		{[]string{"load", "key-valid", "extra"}, "unexpected argument"},
+		{[]string{"load", "key-valid", "--rate", "0"}, "--rate 0"},
+		{[]string{"load", "key-valid", "--rate", "fast"}, "--rate fast"},
+		{[]string{"load", "key-valid", "--rate", "10", "--ramp", "1:2"}, "--rate and --ramp"},
+		{[]string{"load", "key-valid", "--ramp", "100"}, "--ramp 100"},
+		{[]string{"load", "key-valid", "--duration", "0s"}, "--duration"},
+		{[]string{"load", "key-valid", "--threshold", "p99<<5"}, "p99<<5"},
+		{[]string{"load", "key-valid", "--threshold", "p42<5ms"}, "unknown metric"},
+		{[]string{"load", "key-valid", "--shard", "2/2"}, "--shard"},
+		{[]string{"load", "key-valid", "--shard", "x"}, "--shard"},
+		{[]string{"load", "key-valid", "--tolerance", "lots"}, "--tolerance"},
+		{[]string{"load", "key-valid", "--baseline", "/nonexistent/b.json"}, "--baseline"},
+		{[]string{"load", "key-valid", "--profile", "acme"}, "--profile"},
+		{[]string{"load", "key-valid", "--target", "/nonexistent/t.yaml"}, "--target"},
+		{[]string{"load", "key-valid", "--workers", "0"}, "--workers"},
+		{[]string{"load", "key-valid", "--connections", "-1"}, "--connections"},
+		{[]string{"load", "key-valid", "--nope"}, "nope"},
+		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
+		{[]string{"load", "mqtt-connect", "--quiet"}, "mqtt.address"},
+		{[]string{"load", "key-valid", "--shard", "3/4", "--quiet"}, "shard 3/4"},
+		{[]string{"report"}, "missing results FILE"},
+		{[]string{"report", "/nonexistent/r.bin"}, "cannot read"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(c.args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", c.args, code, stderr)
+			continue
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: stderr %q, want one line naming %q", c.args, stderr, c.want)
+		}
+	}
+	junk := filepath.Join(t.TempDir(), "junk.bin")
+	_ = os.WriteFile(junk, []byte("not results"), 0o600)
+	if code, _, stderr := runCLI("report", junk); code != exitUsage || !strings.Contains(stderr, "junk.bin") {
+		t.Errorf("report junk: %d %q", code, stderr)
+	}
+}
+
+func readReport(t *testing.T, path string) *loadgen.Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &rep
+}
+
+// A short attack against the embedded reference: counts and shapes only
+// (the machine is shared; no latency assertions).
+func TestLoadShortAttackEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	js, res, html := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.bin"), filepath.Join(dir, "r.html")
+	code, stdout, stderr := runCLI("load", "key-valid", "--rate", "200", "--duration", "1s", "--quiet",
+		"--json", js, "--results", res, "--html", html, "--threshold", "success>=0.99")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, js)
+	if rep.Requests != 200 || rep.StatusCodes["200"] != 200 || rep.Success != 1 || rep.AskedRate != 200 {
+		t.Errorf("requests %d codes %v success %v asked %v", rep.Requests, rep.StatusCodes, rep.Success, rep.AskedRate)
+	}
+	if rep.Scenario != "key-valid" || rep.Target.Profile != "roboticks" || rep.Target.Kind != "embedded" || rep.Shard != "0/1" {
+		t.Errorf("scenario %q target %+v shard %q", rep.Scenario, rep.Target, rep.Shard)
+	}
+	raw, _ := os.ReadFile(js)
+	for _, k := range []string{`"50th"`, `"90th"`, `"95th"`, `"99th"`, `"max"`, `"p999"`, `"asked_rate"`, `"slip"`, `"late"`, `"status_codes"`, `"throughput"`, `"success"`, `"errors"`} {
+		if !bytes.Contains(raw, []byte(k)) {
+			t.Errorf("JSON report lacks %s", k)
+		}
+	}
+	if fi, err := os.Stat(html); err != nil || fi.Size() < 1000 {
+		t.Errorf("HTML plot: %v", err)
+	}
+	// re-report the results file: the same counts
+	js2 := filepath.Join(dir, "r2.json")
+	if code, out, e := runCLI("report", "--json", js2, res); code != exitOK {
+		t.Fatalf("report: exit %d\n%s\n%s", code, out, e)
+	}
+	if rep2 := readReport(t, js2); rep2.Requests != rep.Requests || rep2.Success != rep.Success || rep2.AskedRate != 200 {
+		t.Errorf("re-report %d/%v/%v, attack %d/%v", rep2.Requests, rep2.Success, rep2.AskedRate, rep.Requests, rep.Success)
+	}
+	// an impossible threshold exits 1, on load and on report
+	if code, _, e := runCLI("report", "--threshold", "p99<1ns", res); code != exitFail || !strings.Contains(e, "p99<1ns") {
+		t.Errorf("report impossible threshold: exit %d %q", code, e)
+	}
+	if code, _, e := runCLI("load", "key-valid", "--rate", "50", "--duration", "200ms", "--quiet", "--threshold", "p99<1ns"); code != exitFail {
+		t.Errorf("load impossible threshold: exit %d %q", code, e)
+	}
+	// a baseline that is far better than reality breaches
+	base := *rep
+	base.Latencies.P50, base.Latencies.P90, base.Latencies.P99, base.Latencies.P999 = 1, 1, 1, 1
+	bb, _ := json.Marshal(base)
+	bf := filepath.Join(dir, "base.json")
+	_ = os.WriteFile(bf, bb, 0o600)
+	if code, _, e := runCLI("report", "--baseline", bf, res); code != exitFail || !strings.Contains(e, "baseline") {
+		t.Errorf("baseline breach: exit %d %q", code, e)
+	}
+	if code, _, e := runCLI("report", "--baseline", js, res); code != exitOK {
+		t.Errorf("report against its own baseline: exit %d %q", code, e)
+	}
+}
+
+func TestLoadRateLimitEmbedded(t *testing.T) {
+	js := filepath.Join(t.TempDir(), "rl.json")
+	code, stdout, stderr := runCLI("load", "ratelimit", "--quiet", "--json", js)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, js)
+	if rep.RateLimit == nil || rep.RateLimit.OverAdmitted != 0 || rep.RateLimit.HeaderErrors != 0 || len(rep.RateLimit.Windows) < 3 {
+		t.Errorf("ratelimit: %+v", rep.RateLimit)
+	}
+	if !strings.Contains(stdout, "overAdmitted: 0") {
+		t.Errorf("text report lacks overAdmitted: 0:\n%s", stdout)
+	}
+}
+
+// TestLoadHelperProcess is the CLI in a subprocess (see cliProcess).
+func TestLoadHelperProcess(t *testing.T) {
+	if os.Getenv("AUTHCONFORM_LOAD_HELPER") != "1" {
+		t.Skip("helper process for TestShardsInProcesses")
+	}
+	var args []string
+	_ = json.Unmarshal([]byte(os.Getenv("AUTHCONFORM_LOAD_ARGS")), &args)
+	os.Exit(mainExit(args, os.Stdout, os.Stderr))
+}
+
+func cliProcess(args ...string) *exec.Cmd {
+	self, _ := os.Executable()
+	a, _ := json.Marshal(args)
+	cmd := exec.Command(self, "-test.run=^TestLoadHelperProcess$")
+	cmd.Env = append(os.Environ(), "AUTHCONFORM_LOAD_HELPER=1", "AUTHCONFORM_LOAD_ARGS="+string(a))
+	return cmd
+}
+
+// N local processes each run one shard against one reference; their
+// results merged by `authconform report` count like one attack.
+func TestShardsInProcesses(t *testing.T) {
+	ctx := context.Background()
+	run, err := reference.Start(ctx, reference.Config{Profile: spec.Roboticks}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "target.yaml")
+	if err := run.Target.WriteFile(tf); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	var wg sync.WaitGroup
+	var files []string
+	errs := make([]string, n)
+	for i := 0; i < n; i++ {
+		f := filepath.Join(dir, "shard"+string(rune('0'+i))+".bin")
+		files = append(files, f)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cmd := cliProcess("load", "key-valid", "--target", tf, "--rate", "300", "--duration", "1s", "--quiet",
+				"--shard", string(rune('0'+i))+"/3", "--results", f)
+			var e bytes.Buffer
+			cmd.Stderr = &e
+			if err := cmd.Run(); err != nil {
+				errs[i] = err.Error() + ": " + e.String()
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	one := filepath.Join(dir, "one.json")
+	if code, out, e := runCLI("load", "key-valid", "--target", tf, "--rate", "300", "--duration", "1s", "--quiet", "--json", one); code != exitOK {
+		t.Fatalf("one attack: %d %s %s", code, out, e)
+	}
+	merged := filepath.Join(dir, "merged.json")
+	if code, out, e := runCLI(append([]string{"report", "--json", merged}, files...)...); code != exitOK {
+		t.Fatalf("report: %d %s %s", code, out, e)
+	}
+	m, o := readReport(t, merged), readReport(t, one)
+	if m.Requests != o.Requests || m.StatusCodes["200"] != o.StatusCodes["200"] {
+		t.Errorf("merged shards %d %v, one attack %d %v", m.Requests, m.StatusCodes, o.Requests, o.StatusCodes)
+	}
+	if m.AskedRate != 300 || m.Shard != "merged 3" || len(m.Shards) != 3 {
+		t.Errorf("merged asked %v shard %q %v", m.AskedRate, m.Shard, m.Shards)
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range run.Target.Secrets() {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds a secret", filepath.Base(f))
+			}
+		}
+	}
+}
