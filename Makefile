@@ -45,3 +45,17 @@ bench:
 
 clean:
 	rm -rf bin $(REPORTS)
+
+# --- MQTT (mqttauth, ci/images; see docs/mqtt.md) ---------------------------
+# The Mosquitto auth plugin needs cgo and Debian's mosquitto-dev headers.
+PLUGIN := bin/mosquitto_auth_http.so
+
+.PHONY: plugin images bench-mqtt
+
+plugin: $(PLUGIN)
+
+$(PLUGIN): $(wildcard mqttauth/*.go mqttauth/plugin/*.go mqttauth/plugin/*.c mqttauth/plugin/*.h)
+	@test -f /usr/include/mosquitto_plugin.h || { echo "plugin: /usr/include/mosquitto_plugin.h missing; apt-get install -y mosquitto-dev gcc"; exit 2; }
+	CGO_ENABLED=1 $(GO) vet -tags mosquittoplugin ./mqttauth/plugin
+	CGO_ENABLED=1 $(GO) build -tags mosquittoplugin -buildmode=c-shared -trimpath -o $@ ./mqttauth/plugin
+	@rm -f bin/mosquitto_auth_http.h
