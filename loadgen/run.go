@@ -53,6 +53,9 @@ type Config struct {
 	HTML     io.Writer
 	Progress io.Writer
 	Logger   *slog.Logger
+	// StartAt, when in the future, holds the attack (after preparation)
+	// until then, so the shards of a distributed attack start together.
+	StartAt time.Time
 }
 
 // Run prepares the scenario, attacks, and returns the report. Errors
@@ -83,6 +86,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if pl.close != nil {
 		defer pl.close()
+	}
+	if wait := time.Until(cfg.StartAt); wait > 0 {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "load: prepared; waiting %s for --start-at %s\n", wait.Round(time.Millisecond), cfg.StartAt.Format(time.RFC3339))
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if cfg.Progress != nil {
 		fmt.Fprintf(cfg.Progress, "load: %s against %s %s (%s), %s, shard %s\n", cfg.Scenario, p.Name, cfg.Target.BaseURL, cfg.TargetKind, describePace(pace), cfg.Shard)

@@ -42,6 +42,7 @@ type loadFlags struct {
 	duration, timeout, lateAfter    time.Duration
 	connections, workers, maxWorker int
 	quiet                           bool
+	startAt                         string
 	thresholds                      thresholdsFlag
 }
 
@@ -97,6 +98,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	fs.DurationVar(&f.lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
 	fs.BoolVar(&f.quiet, "quiet", false, "no live progress on stderr")
+	fs.StringVar(&f.startAt, "start-at", "", "start the attack (after logins and other set-up) at this RFC 3339 time, so that shards start together, e.g. 2026-11-23T12:00:00Z")
 	pos, code, ok := parseInterleaved(fs, args, stderr)
 	if !ok {
 		return code
@@ -144,6 +146,15 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.lateAfter <= 0 {
 		return bad("--late-after %s must be positive, e.g. --late-after 1ms", f.lateAfter)
+	}
+	var startAt time.Time
+	if f.startAt != "" {
+		if startAt, err = time.Parse(time.RFC3339, f.startAt); err != nil {
+			return bad("--start-at %q is not an RFC 3339 time; write it as 2026-11-23T12:00:00Z", f.startAt)
+		}
+		if time.Until(startAt) > 24*time.Hour {
+			return bad("--start-at %s is more than a day away; give a time in the next minutes", f.startAt)
+		}
 	}
 	shard, err := loadgen.ParseShard(f.shard)
 	if err != nil {
@@ -216,7 +227,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	cfg := loadgen.Config{
 		Scenario: scenario, Target: target, TargetKind: kind, Pace: pace, Shard: shard,
 		Connections: f.connections, Workers: uint64(f.workers), MaxWorkers: uint64(f.maxWorker),
-		Timeout: f.timeout, LateAfter: f.lateAfter,
+		Timeout: f.timeout, LateAfter: f.lateAfter, StartAt: startAt,
 	}
 	if !f.quiet {
 		cfg.Progress = stderr

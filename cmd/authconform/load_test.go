@@ -45,6 +45,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "key-valid", "--profile", "acme"}, "--profile"},
 		{[]string{"load", "key-valid", "--target", "/nonexistent/t.yaml"}, "--target"},
 		{[]string{"load", "key-valid", "--workers", "0"}, "--workers"},
+		{[]string{"load", "key-valid", "--start-at", "noon"}, "--start-at"},
 		{[]string{"load", "key-valid", "--connections", "-1"}, "--connections"},
 		{[]string{"load", "key-valid", "--nope"}, "nope"},
 		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
