@@ -159,6 +159,20 @@ func headerAlg(tok string) string {
 	return h.Alg
 }
 
+// decodeUnverified decodes the payload of a compact JWS WITHOUT verifying
+// anything. Only the fault paths use it.
+func decodeUnverified(tok string, c *tokenClaims) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(b, c) == nil
+}
+
 // verify checks tok as a token of the given use. strict ignores the JWT
 // faults (used where a fault must not leak into another check).
 func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*tokenClaims, error) {
@@ -171,7 +185,7 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*to
 	case faulty && s.faults.on(FaultAcceptAlgNone) && strings.EqualFold(alg, "none"),
 		faulty && s.faults.on(FaultSkipSignatureCheck) && alg == s.keys.alg:
 		// DELIBERATE DEFECT: the signature is NOT verified.
-		if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil {
+		if !decodeUnverified(tok, &c) {
 			return nil, errToken
 		}
 		if err := jwt.NewValidator(s.parserOpts(leeway, alg)...).Validate(&c); err != nil {
