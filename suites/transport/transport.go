@@ -160,6 +160,11 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		unknown := cl.Get(subj.Path, framework.Cred(tr, unknownKey(subj)))
 		revoked := cl.Get(subj.Path, framework.Cred(tr, c.Target().RevokedKey))
 		malformed := cl.Get(subj.Path, framework.Cred(tr, "!!not-a-key!!"))
+		if revoked.Status != 401 {
+			// A revoked key that is not refused as an authentication
+			// failure is KEY-002's MUST failure; nothing to compare here.
+			Skip(fmt.Sprintf("the target's revoked key gets %d instead of 401, which KEY-002 reports; no refusal to compare", revoked.Status))
+		}
 		Expect(unknown).To(framework.HaveStatus(401))
 		Expect(sameResponse(unknown, revoked)).To(BeEmpty(), "unknown vs revoked key differ\n%s\n%s", unknown.Exchange, revoked.Exchange)
 		Expect(sameResponse(unknown, malformed)).To(BeEmpty(), "unknown vs malformed key differ\n%s\n%s", unknown.Exchange, malformed.Exchange)
@@ -182,12 +187,12 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		param := param
 		c.It("AUTH-007", fmt.Sprintf("should refuse a valid credential passed only as ?%s= with 401, because URLs end up in logs and histories (RFC 6750 §2.3, seed 002: never in query parameters)", param), func() {
 			r := cl.Get(c.Paths().Protected+"?"+param+"="+url.QueryEscape(adminSecret(c, cl)), nil)
-			Expect(r).To(Or(c.Be401Missing(), c.Be401()))
+			Expect(r).To(framework.HaveStatus(401))
 		})
 		if name == spec.Iotistica {
 			c.It("AUTH-007", fmt.Sprintf("should refuse a device key passed only as ?%s= on its state with 401, because a query string is not a credential transport", param), func() {
 				r := cl.Get(subj.Path+"?"+param+"="+url.QueryEscape(subj.Key), nil)
-				Expect(r).To(Or(c.Be401Missing(), c.Be401()))
+				Expect(r).To(framework.HaveStatus(401))
 			})
 		}
 	}
@@ -201,11 +206,22 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			h.Set("X-API-Key", xkey)
 			return h
 		}
+		// Both credentials must work on their own, else there is nothing
+		// to choose between (AUTH-003 reports a transport that does not).
+		bothWork := func() {
+			for _, tr := range []spec.Transport{spec.TransportBearer, spec.TransportXAPIKey} {
+				if r := cl.Get(c.Paths().Protected, framework.Cred(tr, t.Principals.Admin.APIKey)); r.Status != 200 {
+					Skip(fmt.Sprintf("the admin's key alone by %s gets %d, which AUTH-003 reports; two credentials cannot be tested", tr, r.Status))
+				}
+			}
+		}
 		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the admin's resource with 400 or 401, because serving either principal silently hides which identity acted (RFC 6750 §2)", func() {
+			bothWork()
 			r := cl.Get(c.Paths().Protected, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
 			Expect(r).To(framework.HaveStatus(400, 401))
 		})
 		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the outsider's resource with 400 or 401, because the second credential must not decide the identity either", func() {
+			bothWork()
 			r := cl.Get(c.Paths().Foreign, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
 			Expect(r).To(framework.HaveStatus(400, 401))
 		})
