@@ -59,3 +59,15 @@ $(PLUGIN): $(wildcard mqttauth/*.go mqttauth/plugin/*.go mqttauth/plugin/*.c mqt
 	CGO_ENABLED=1 $(GO) vet -tags mosquittoplugin ./mqttauth/plugin
 	CGO_ENABLED=1 $(GO) build -tags mosquittoplugin -buildmode=c-shared -trimpath -o $@ ./mqttauth/plugin
 	@rm -f bin/mosquitto_auth_http.h
+
+# Images without a registry (FROM scratch): the static reference binary, and
+# the host's Mosquitto + its libraries + the plugin (assemble.sh).
+REF_IMAGE  ?= authconform/reference:dev
+MOSQ_IMAGE ?= authconform/mosquitto:dev
+
+images: $(PLUGIN)
+	@command -v docker >/dev/null || { echo "images: docker not found"; exit 2; }
+	CGO_ENABLED=0 $(GO) build -trimpath -o ci/images/reference/build/authconform ./cmd/authconform
+	docker build -q --label authconform.image=reference -t $(REF_IMAGE) -f ci/images/reference/Dockerfile ci/images/reference/build
+	bash ci/images/mosquitto/assemble.sh $(PLUGIN) ci/images/mosquitto/build
+	docker build -q --label authconform.image=mosquitto -t $(MOSQ_IMAGE) ci/images/mosquitto/build
