@@ -62,6 +62,19 @@ func TestPlannedAt(t *testing.T) {
 	if got := l.Asked(); got != 200 {
 		t.Errorf("linear asked %v, want 200", got)
 	}
+	// planned counts: exactly the hits planned within the duration
+	for _, c := range []struct {
+		p    Pace
+		want uint64
+	}{{Constant(200, time.Second), 200}, {Constant(1000, 5*time.Second), 5000}, {Constant(300, time.Second).Split(3), 100},
+		{Constant(1000, time.Second).Split(3), 333}, {Linear(100, 300, 2*time.Second), 400}, {Constant(0.5, 3*time.Second), 1}} {
+		if got := c.p.Hits(); got != c.want {
+			t.Errorf("%s: Hits %d, want %d", c.p, got, c.want)
+		}
+		if c.p.Hits() > 0 && c.p.PlannedAt(c.p.Hits()-1) > c.p.Duration {
+			t.Errorf("%s: last hit planned after the end", c.p)
+		}
+	}
 }
 
 func TestPaceStringRoundTrip(t *testing.T) {
@@ -374,7 +387,7 @@ func TestRunScenariosAgainstFake(t *testing.T) {
 		t.Run(sc, func(t *testing.T) {
 			var res bytes.Buffer
 			rep := run(t, Config{Scenario: sc, Target: tg, Pace: Constant(100, time.Second), Results: &res})
-			if rep.Requests < 95 || rep.Requests > 101 {
+			if rep.Requests != 100 {
 				t.Errorf("requests %d, want 100", rep.Requests)
 			}
 			if rep.Success != 1 {

@@ -143,6 +143,28 @@ func (p Pace) PlannedAt(seq uint64) time.Duration {
 	return time.Duration(t * 1e9)
 }
 
+// Hits is the number of requests the pace plans: those whose planned
+// send time falls within Duration. Run sends exactly this many, however
+// late (a lagging attacker shows as slip, never as missing requests).
+func (p Pace) Hits() uint64 {
+	if !p.Ramp {
+		r := rate(p.From)
+		interval := r.Per.Nanoseconds() / int64(r.Freq)
+		if interval <= 0 {
+			return 0
+		}
+		return uint64(p.Duration.Nanoseconds() / interval)
+	}
+	lp := p.Pacer().(vegeta.LinearPacer)
+	b := float64(lp.StartAt.Freq) / lp.StartAt.Per.Seconds()
+	x := p.Duration.Seconds()
+	h := lp.Slope*x*x/2 + b*x
+	if h < 1 {
+		return 1 // hit 0 leaves at once
+	}
+	return uint64(math.Floor(h + 1e-9))
+}
+
 // String is the compact form stored in result labels: "constant:1000" or
 // "linear:100:2000" (req/s), plus the duration.
 func (p Pace) String() string {
@@ -181,17 +203,20 @@ func parsePace(s string) (Pace, error) {
 	return Pace{}, bad
 }
 
-// recordingPacer wraps a pacer and records the attack's start: vegeta
-// passes the time elapsed since its own start to Pace, so the first call
-// gives the exact origin of the schedule.
+// recordingPacer wraps a pacer, records the attack's start (vegeta passes
+// the time elapsed since its own start to Pace, so the first call gives the
+// exact origin of the schedule) and ends the attack after the planned
+// number of hits. vegeta's own duration check would drop the last planned
+// hits whenever the pacer runs late at the end.
 type recordingPacer struct {
 	vegeta.Pacer
+	max   uint64 // stop after this many hits
 	began chan time.Time
 	set   bool
 }
 
-func newRecordingPacer(p vegeta.Pacer) *recordingPacer {
-	return &recordingPacer{Pacer: p, began: make(chan time.Time, 1)}
+func newRecordingPacer(p Pace) *recordingPacer {
+	return &recordingPacer{Pacer: p.Pacer(), max: p.Hits(), began: make(chan time.Time, 1)}
 }
 
 // Pace is only called from vegeta's single pacing goroutine.
@@ -199,6 +224,9 @@ func (r *recordingPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration
 	if !r.set {
 		r.set = true
 		r.began <- time.Now().Add(-elapsed)
+	}
+	if hits >= r.max {
+		return 0, true
 	}
 	return r.Pacer.Pace(elapsed, hits)
 }

@@ -134,13 +134,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.HTML != nil {
 		plt = plot.New(plot.Title(fmt.Sprintf("authconform load %s (%s)", cfg.Scenario, p.Name)))
 	}
-	rp := newRecordingPacer(pace.Pacer())
+	rp := newRecordingPacer(pace)
 	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), RateLimit: pl.rlLimit, RateWindow: pl.rlWindow}
 
 	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
 	defer stopProgress()
 
-	results := atk.Attack(pl.targeter, rp, pace.Duration, "authconform-"+cfg.Scenario)
+	// Duration 0: the recording pacer ends the attack after pace.Hits().
+	results := atk.Attack(pl.targeter, rp, 0, "authconform-"+cfg.Scenario)
 	began := <-rp.began
 	label.Began = began
 	name := label.String()
