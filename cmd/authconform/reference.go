@@ -66,6 +66,11 @@ Examples:
 }
 
 func runReference(args []string, stdout, stderr io.Writer) int {
+	return runReferenceCtx(context.Background(), args, stdout, stderr)
+}
+
+// runReferenceCtx serves until ctx is done, SIGINT or SIGTERM.
+func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reference", flag.ContinueOnError)
 	profile := fs.String("profile", "", "profile to serve: "+strings.Join(spec.Names(), ", ")+" (required)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks a free port)")
@@ -120,7 +125,7 @@ func runReference(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	run, err := reference.Start(ctx, reference.Config{
 		Profile: spec.ProfileName(*profile), Faults: faults, Env: env, Logger: log,
