@@ -110,6 +110,88 @@ func nearMiss(real, prefix string, shared int) string {
 	return prefix + string(b)
 }
 
+// timingProbe is one KEY-006 measurement: invalid keys are sent to URL in
+// Header as ValuePrefix+key, near misses of Real after Prefix.
+type timingProbe struct {
+	URL, Header, ValuePrefix string
+	Real, Prefix             string
+	PerClass, Warmup         int
+}
+
+// timingResult is what a probe measured.
+type timingResult struct {
+	Summary string
+	// Worst is the largest |t| over every pair of classes, raw and cropped.
+	Worst float64
+	// Other counts responses that were not 401 (status -> count).
+	Other map[int]int
+}
+
+// measure runs the probe on one keep-alive connection (so no dial is in
+// any sample), classes interleaved in random order, and returns Welch's t
+// for every pair of classes. It stops with an error when ctx ends.
+func (p timingProbe) measure(ctx context.Context) (timingResult, error) {
+	tp := &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true, IdleConnTimeout: time.Minute}
+	defer tp.CloseIdleConnections()
+	hc := &http.Client{Transport: tp, Timeout: framework.DefaultTimeout}
+	send := func(key string) (time.Duration, int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		req.Header.Set(p.Header, p.ValuePrefix+key)
+		start := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), resp.StatusCode, nil
+	}
+	res := timingResult{Other: map[int]int{}}
+	for i := 0; i < p.Warmup; i++ {
+		if _, _, err := send(nearMiss(p.Real, p.Prefix, TimingShared[i%len(TimingShared)])); err != nil {
+			return res, fmt.Errorf("warm-up request %d: %w", i, err)
+		}
+	}
+	order := make([]int, 0, p.PerClass*len(TimingShared))
+	for cls := range TimingShared {
+		for i := 0; i < p.PerClass; i++ {
+			order = append(order, cls)
+		}
+	}
+	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	samples := make([][]float64, len(TimingShared))
+	for n, cls := range order {
+		d, st, err := send(nearMiss(p.Real, p.Prefix, TimingShared[cls]))
+		if err != nil {
+			return res, fmt.Errorf("after %d of %d samples: %w", n, len(order), err)
+		}
+		if st != http.StatusUnauthorized {
+			res.Other[st]++
+		}
+		samples[cls] = append(samples[cls], float64(d.Nanoseconds()))
+	}
+	crop := percentile(samples, TimingCropPercentile)
+	var lines []string
+	for i := 0; i < len(samples); i++ {
+		m, _ := meanVar(samples[i])
+		lines = append(lines, fmt.Sprintf("shared %2d chars: n=%d mean=%.1fµs", TimingShared[i], len(samples[i]), m/1e3))
+	}
+	for i := 0; i < len(samples); i++ {
+		for j := i + 1; j < len(samples); j++ {
+			tRaw := welch(samples[i], samples[j])
+			tCrop := welch(below(samples[i], crop), below(samples[j], crop))
+			lines = append(lines, fmt.Sprintf("shared %d vs %d: t=%.2f (raw), t=%.2f (below p%.0f)", TimingShared[i], TimingShared[j], tRaw, tCrop, TimingCropPercentile*100))
+			res.Worst = max(res.Worst, math.Abs(tRaw), math.Abs(tCrop))
+		}
+	}
+	res.Summary = strings.Join(lines, "\n")
+	return res, nil
+}
+
 var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	t := c.Target()
 	real, prefix, path := t.Principals.Admin.APIKey, c.Profile.UserKeyPrefix, c.Paths().Protected
@@ -123,80 +205,25 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 		if len(real)-len(prefix) <= TimingShared[len(TimingShared)-1] {
 			Skip("the real key is too short to share 16 characters after its prefix")
 		}
-		// One connection, reused: the measurement is one keep-alive
-		// round trip per request, without dials in the samples.
-		tp := &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true, IdleConnTimeout: time.Minute}
-		defer tp.CloseIdleConnections()
-		hc := &http.Client{Transport: tp, Timeout: framework.DefaultTimeout}
-		url := t.BaseURL + c.Profile.BasePath + path
 		header := framework.Cred(tr, "x")
 		var headerName string
 		for k := range header {
 			headerName = k
 		}
-		valuePrefix := strings.TrimSuffix(header.Get(headerName), "x")
-
-		send := func(ctx context.Context, key string) (time.Duration, int, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return 0, 0, err
-			}
-			req.Header.Set(headerName, valuePrefix+key)
-			start := time.Now()
-			resp, err := hc.Do(req)
-			if err != nil {
-				return 0, 0, err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return time.Since(start), resp.StatusCode, nil
+		probe := timingProbe{
+			URL: t.BaseURL + c.Profile.BasePath + path, Header: headerName,
+			ValuePrefix: strings.TrimSuffix(header.Get(headerName), "x"),
+			Real:        real, Prefix: prefix, PerClass: TimingSamplesPerClass, Warmup: TimingWarmup,
 		}
-
 		ctx2, cancel := context.WithTimeout(ctx, TimingBudget)
 		defer cancel()
-		for i := 0; i < TimingWarmup; i++ {
-			if _, _, err := send(ctx2, nearMiss(real, prefix, TimingShared[i%len(TimingShared)])); err != nil {
-				Fail(fmt.Sprintf("warm-up request failed: %v", spec.Mask(err.Error(), t.Secrets())))
-			}
+		res, err := probe.measure(ctx2)
+		if err != nil {
+			Fail("KEY-006 measurement: " + spec.Mask(err.Error(), t.Secrets()))
 		}
-		order := make([]int, 0, TimingSamplesPerClass*len(TimingShared))
-		for cls := range TimingShared {
-			for i := 0; i < TimingSamplesPerClass; i++ {
-				order = append(order, cls)
-			}
-		}
-		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		samples := make([][]float64, len(TimingShared))
-		other := map[int]int{}
-		for n, cls := range order {
-			d, st, err := send(ctx2, nearMiss(real, prefix, TimingShared[cls]))
-			if err != nil {
-				Fail(fmt.Sprintf("after %d of %d samples: %v", n, len(order), spec.Mask(err.Error(), t.Secrets())))
-			}
-			if st != http.StatusUnauthorized {
-				other[st]++
-			}
-			samples[cls] = append(samples[cls], float64(d.Nanoseconds()))
-		}
-		Expect(other).To(BeEmpty(), "every near-miss key must get 401; other statuses (status: count) mix the classes and make the timing meaningless")
-
-		crop := percentile(samples, TimingCropPercentile)
-		var lines []string
-		worst := 0.0
-		for i := 0; i < len(samples); i++ {
-			m, _ := meanVar(samples[i])
-			lines = append(lines, fmt.Sprintf("shared %2d chars: n=%d mean=%.1fµs", TimingShared[i], len(samples[i]), m/1e3))
-			for j := i + 1; j < len(samples); j++ {
-				tRaw := welch(samples[i], samples[j])
-				tCrop := welch(below(samples[i], crop), below(samples[j], crop))
-				lines = append(lines, fmt.Sprintf("shared %d vs %d: t=%.2f (raw), t=%.2f (below p%.0f)", TimingShared[i], TimingShared[j], tRaw, tCrop, TimingCropPercentile*100))
-				worst = max(worst, math.Abs(tRaw), math.Abs(tCrop))
-			}
-		}
-		summary := strings.Join(lines, "\n")
-		AddReportEntry("KEY-006 timing", summary)
-		fmt.Fprintln(GinkgoWriter, summary)
-		Expect(worst).To(BeNumerically("<", TimingThreshold), "the time to refuse a key depends on how many leading characters it shares with a real key:\n%s", summary)
+		AddReportEntry("KEY-006 timing", res.Summary)
+		fmt.Fprintln(GinkgoWriter, res.Summary)
+		Expect(res.Other).To(BeEmpty(), "every near-miss key must get 401; other statuses (status: count) mix the classes and make the timing meaningless")
+		Expect(res.Worst).To(BeNumerically("<", TimingThreshold), "the time to refuse a key depends on how many leading characters it shares with a real key:\n%s", res.Summary)
 	}, SpecTimeout(TimingBudget+time.Minute))
 })

@@ -141,7 +141,8 @@ func rawGet(ctx context.Context, cl *framework.Client, path string, headerLines 
 	var tr strings.Builder
 	fmt.Fprintf(&tr, "> GET %s (raw HTTP/1.1 write)\n", target)
 	for _, l := range headerLines {
-		fmt.Fprintf(&tr, "> %s\n", printable(l, 200))
+		// Mask before shortening: a cut secret no longer matches the mask.
+		fmt.Fprintf(&tr, "> %s\n", printable(spec.Mask(l, cl.Secrets), 200))
 	}
 	if _, err := conn.Write(req.Bytes()); err != nil {
 		// The server may answer and close before reading a huge request.
@@ -164,11 +165,11 @@ func rawGet(ctx context.Context, cl *framework.Client, path string, headerLines 
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range hr.Header[k] {
-			fmt.Fprintf(&tr, "< %s: %s\n", k, printable(v, 200))
+			fmt.Fprintf(&tr, "< %s: %s\n", k, printable(spec.Mask(v, cl.Secrets), 200))
 		}
 	}
 	if len(body) > 0 {
-		fmt.Fprintf(&tr, "<\n< %s\n", printable(string(body), 600))
+		fmt.Fprintf(&tr, "<\n< %s\n", printable(spec.Mask(string(body), cl.Secrets), 600))
 	}
 	text := spec.Mask(tr.String(), cl.Secrets)
 	AddReportEntry("exchange", text, ReportEntryVisibilityNever)
