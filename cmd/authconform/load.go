@@ -121,7 +121,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	var err error
 	if f.rate != "" {
 		if rateV, err = loadgen.ParseRate(f.rate); err != nil {
-			return bad("--rate %s: %v", f.rate, err)
+			return bad("--rate %s: %v; e.g. --rate 1000", f.rate, err)
 		}
 	}
 	if f.ramp != "" {
