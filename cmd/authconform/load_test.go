@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authconform/authconform/loadgen"
 	"github.com/authconform/authconform/reference"
@@ -232,6 +235,66 @@ func TestShardsInProcesses(t *testing.T) {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("%s holds a secret", filepath.Base(f))
 			}
+		}
+	}
+}
+
+// mqtt-connect against a local anonymous Mosquitto (skipped without one):
+// the storm's plumbing, provisioning and counting. The broker's auth
+// plugin is tested by the MQTT suite.
+func TestLoadMQTTConnectLocalBroker(t *testing.T) {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/mosquitto"); err2 != nil {
+			t.Skip("no mosquitto binary")
+		}
+		bin = "/usr/sbin/mosquitto"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	_ = os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port)), 0o600)
+	broker := exec.Command(bin, "-c", conf)
+	if err := broker.Start(); err != nil {
+		t.Skipf("mosquitto does not start: %v", err)
+	}
+	defer func() { _ = broker.Process.Kill(); _ = broker.Wait() }()
+	for i := 0; i < 50; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	run, err := reference.Start(context.Background(), reference.Config{Profile: spec.Iotistica}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	tg := *run.Target
+	tg.MQTT = &spec.MQTT{Address: fmt.Sprintf("tcp://127.0.0.1:%d", port)}
+	tf := filepath.Join(dir, "target.yaml")
+	if err := tg.WriteFile(tf); err != nil {
+		t.Fatal(err)
+	}
+	js := filepath.Join(dir, "mqtt.json")
+	code, stdout, stderr := runCLI("load", "mqtt-connect", "--target", tf, "--rate", "100", "--duration", "1s", "--quiet", "--json", js)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, js)
+	if rep.Requests != 100 || rep.StatusCodes["200"] != 100 {
+		t.Errorf("requests %d codes %v errors %v", rep.Requests, rep.StatusCodes, rep.Errors)
+	}
+	raw, _ := os.ReadFile(js)
+	for _, s := range tg.Secrets() {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Error("the report holds a secret")
 		}
 	}
 }
