@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,9 @@ type Label struct {
 	// (ratelimit scenario only).
 	RateLimit  int
 	RateWindow time.Duration
-	// Profile is the target's profile.
+	// Profile is the target's profile; BaseURL its base URL (no secret).
 	Profile string
+	BaseURL string
 }
 
 const labelPrefix = "authconform;"
@@ -37,6 +39,9 @@ func (l Label) String() string {
 	}
 	if l.RateLimit > 0 {
 		fmt.Fprintf(&b, ";limit=%d/%s", l.RateLimit, l.RateWindow)
+	}
+	if l.BaseURL != "" {
+		fmt.Fprintf(&b, ";base=%s", url.QueryEscape(l.BaseURL))
 	}
 	return b.String()
 }
@@ -72,6 +77,8 @@ func ParseLabel(s string) (l Label, ok bool) {
 			l.Began = time.Unix(0, ns)
 		case "profile":
 			l.Profile = v
+		case "base":
+			l.BaseURL, _ = url.QueryUnescape(v)
 		case "limit":
 			n, w, _ := strings.Cut(v, "/")
 			l.RateLimit, _ = strconv.Atoi(n)

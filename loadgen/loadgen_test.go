@@ -85,9 +85,9 @@ func TestPaceStringRoundTrip(t *testing.T) {
 		}
 	}
 	l := Label{Scenario: "ratelimit", Pace: Constant(50, 7*time.Second), Shard: Shard{1, 4}, Began: time.Unix(0, 1732000000123456789),
-		RateLimit: 10, RateWindow: 2 * time.Second, Profile: "roboticks"}
+		RateLimit: 10, RateWindow: 2 * time.Second, Profile: "roboticks", BaseURL: "http://127.0.0.1:8080"}
 	got, ok := ParseLabel(l.String())
-	if !ok || !got.Began.Equal(l.Began) || got.Pace != l.Pace || got.Shard != l.Shard || got.RateLimit != 10 || got.RateWindow != 2*time.Second || got.Scenario != "ratelimit" {
+	if !ok || !got.Began.Equal(l.Began) || got.Pace != l.Pace || got.Shard != l.Shard || got.RateLimit != 10 || got.RateWindow != 2*time.Second || got.Scenario != "ratelimit" || got.BaseURL != l.BaseURL {
 		t.Errorf("label round trip: %+v, %v", got, ok)
 	}
 	if _, ok := ParseLabel("plain vegeta attack"); ok {

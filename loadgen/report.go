@@ -328,7 +328,7 @@ func (a *Aggregator) Report() *Report {
 		rep.FromPlan = latencies(a.fromPlan, a.fpTotal, a.slipN)
 	}
 	var shards []string
-	var profile string
+	var profile, base string
 	for _, g := range a.groups {
 		if !g.ok {
 			continue
@@ -336,9 +336,10 @@ func (a *Aggregator) Report() *Report {
 		rep.AskedRate += g.label.Pace.Asked()
 		shards = append(shards, g.label.Shard.String())
 		profile = g.label.Profile
+		base = g.label.BaseURL
 	}
 	sort.Strings(shards)
-	rep.Target.Profile = profile
+	rep.Target.Profile, rep.Target.BaseURL = profile, base
 	switch {
 	case len(shards) == 1:
 		rep.Shard = shards[0]

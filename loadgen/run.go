@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		plt = plot.New(plot.Title(fmt.Sprintf("authconform load %s (%s)", cfg.Scenario, p.Name)))
 	}
 	rp := newRecordingPacer(pace)
-	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), RateLimit: pl.rlLimit, RateWindow: pl.rlWindow}
+	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), BaseURL: cfg.Target.BaseURL, RateLimit: pl.rlLimit, RateWindow: pl.rlWindow}
 
 	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
 	defer stopProgress()

@@ -500,6 +500,7 @@ func prepareRefresh(ctx context.Context, e *env) (*plan, error) {
 	}
 	return &plan{targeter: targeter, transport: wrap, close: func() { close(done) }, notes: []string{
 		fmt.Sprintf("%d refresh chains (%d logins); each chain refreshes sequentially with its newest token, so at most %d refreshes are in flight", len(chains), len(chains), len(chains)),
+		"a request that waits for a free chain counts the wait in its latency (vegeta stamps a request before asking the targeter)",
 	}}, nil
 }
 
