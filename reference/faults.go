@@ -55,6 +55,7 @@ const (
 	FaultMQTTRejectValid           = "mqtt-reject-valid"
 	FaultMQTTIgnorePassword        = "mqtt-ignore-password"
 	FaultMQTTRevocationIgnored     = "mqtt-revocation-ignored"
+	FaultMQTTWeakConnect           = "mqtt-weak-connect"
 	FaultMQTTFailOpen              = "mqtt-fail-open"
 	FaultMQTTACLOpen               = "mqtt-acl-open"
 	FaultLicenseLimitOffByOne      = "license-limit-off-by-one"
@@ -86,7 +87,7 @@ var faultRegistry = []FaultInfo{
 	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, iot},
 	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg) is not verified", nil, withLogin},
 	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin},
-	{FaultRefreshAcceptsAccessToken, "JWT-009", "iotistica: POST /auth/refresh accepts an access token as the refresh token", nil, iot},
+	{FaultRefreshAcceptsAccessToken, "JWT-009", "the refresh endpoint takes the wrong token type: iotistica accepts an access token as refreshToken, roboticks accepts an API key as the current token", nil, []spec.ProfileName{spec.Roboticks, spec.Iotistica}},
 	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, robo},
 	{FaultNoRateLimitHeaders, "RATE-001", "authenticated responses carry no X-RateLimit-* headers", nil, allProfiles},
 	{FaultRemainingOffByOne, "RATE-002", "X-RateLimit-Remaining is one too low and reaches -1 on the last admitted request", nil, allProfiles},
@@ -103,8 +104,9 @@ var faultRegistry = []FaultInfo{
 	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, iot},
 	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, iot},
 	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", nil, iot},
-	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password (nor an empty username's absence of a key)", []string{"MQTT-007"}, iot},
+	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, iot},
 	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, iot},
+	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, iot},
 	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", nil, nil},
 	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, iot},
 	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", nil, iot},
@@ -115,7 +117,21 @@ var faultRegistry = []FaultInfo{
 
 // Faults returns the fault registry sorted by name.
 func Faults() []FaultInfo {
-	out := append([]FaultInfo(nil), faultRegistry...)
+	out := make([]FaultInfo, 0, len(faultRegistry))
+	for _, f := range faultRegistry {
+		// Profiles: only those where the defect is observable AND the
+		// fault's check applies.
+		c, _ := spec.Lookup(f.Check)
+		var ps []spec.ProfileName
+		for _, p := range f.Profiles {
+			if c.AppliesTo(p) {
+				ps = append(ps, p)
+			}
+		}
+		f.Profiles = ps
+		f.AlsoBreaks = append([]string(nil), f.AlsoBreaks...)
+		out = append(out, f)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

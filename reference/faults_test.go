@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,10 @@ var faultProbes = map[string]faultProbe{
 		a := fixtures.MustFor(spec.Iotistica).Agents[4]
 		return mqttPost(e, "user", mqttUserBody(a.APIKey, a.MQTTPassword, "agent-"+a.UUID), "application/json") == 200
 	}},
+	FaultMQTTWeakConnect: {spec.Iotistica, nil, func(e *env) bool {
+		d := e.tg.Devices[0]
+		return mqttPost(e, "user", mqttUserBody(d.APIKey, "wrong", "someone-else"), "application/json") == 200
+	}},
 	FaultMQTTACLOpen: {spec.Iotistica, nil, func(e *env) bool {
 		d := e.tg.Devices[0]
 		body := fmt.Sprintf(`{"username":%q,"clientid":"agent-%s","topic":"agents/%s/x","acc":2}`, d.APIKey, d.UUID, e.tg.Devices[1].UUID)
@@ -228,6 +233,9 @@ func TestEveryFaultChangesBehaviour(t *testing.T) {
 				}
 				t.Fatal("no probe for this fault")
 			}
+			if !slices.Contains(f.Profiles, pr.profile) {
+				t.Fatalf("probe profile %s not in the fault's profiles %v", pr.profile, f.Profiles)
+			}
 			if e := newEnv(t, pr.profile, pr.mods...); pr.defect(e) {
 				t.Fatal("defect visible without the fault")
 			}
@@ -242,9 +250,11 @@ func TestEveryFaultChangesBehaviour(t *testing.T) {
 func TestEveryMustCheckHasAFault(t *testing.T) {
 	have := map[string]bool{}
 	for _, f := range Faults() {
-		have[f.Check] = true
-		for _, c := range f.AlsoBreaks {
-			have[c] = true
+		have[f.Check] = true // AlsoBreaks does not count: every MUST check needs its own fault
+		for _, p := range f.Profiles {
+			if c, _ := spec.Lookup(f.Check); !c.AppliesTo(p) {
+				t.Errorf("%s: check %s does not apply to %s", f.Name, f.Check, p)
+			}
 		}
 		if _, ok := spec.Lookup(f.Check); !ok {
 			t.Errorf("%s names unknown check %s", f.Name, f.Check)
@@ -263,6 +273,20 @@ func TestEveryMustCheckHasAFault(t *testing.T) {
 	for i := 1; i < len(names); i++ {
 		if names[i-1].Name >= names[i].Name {
 			t.Fatal("Faults() not sorted or has duplicates")
+		}
+	}
+}
+
+func TestRefreshFaultOnRoboticks(t *testing.T) {
+	for _, faulty := range []bool{false, true} {
+		var mods []func(*Config)
+		if faulty {
+			mods = append(mods, withFaults(FaultRefreshAcceptsAccessToken))
+		}
+		e := newEnv(t, spec.Roboticks, mods...)
+		got := e.do(http.MethodPost, "/auth/refresh", bearerH(e.tg.Principals.Admin.APIKey), "").code
+		if (got == 200) != faulty {
+			t.Errorf("fault %v: refresh with an API key -> %d", faulty, got)
 		}
 	}
 }

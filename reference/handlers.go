@@ -239,6 +239,11 @@ func (s *Server) refreshBearer(w http.ResponseWriter, r *http.Request) error {
 	if s.faults.on(FaultRefreshExpiredToken) {
 		leeway = 100 * 365 * 24 * time.Hour // DELIBERATE DEFECT
 	}
+	if s.faults.on(FaultRefreshAcceptsAccessToken) && strings.HasPrefix(tok, s.profile.UserKeyPrefix) {
+		if pr := s.userKeyPrincipal(tok); pr != nil {
+			return s.writeTokens(w, pr.user.id, "") // DELIBERATE DEFECT: an API key mints a JWT
+		}
+	}
 	c, err := s.verify(tok, useAccess, leeway, false)
 	if err != nil {
 		return fail(codeUnauthorized, "invalid or expired token")

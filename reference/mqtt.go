@@ -125,6 +125,10 @@ func (s *Server) mqttUser(w http.ResponseWriter, r *http.Request) {
 	if s.faults.on(FaultMQTTIgnorePassword) {
 		pwOK = true // DELIBERATE DEFECT
 	}
+	if s.faults.on(FaultMQTTWeakConnect) {
+		mqttAnswer(w, true) // DELIBERATE DEFECT
+		return
+	}
 	mqttAnswer(w, pwOK && m.ClientID == "agent-"+k.agent)
 }
 
