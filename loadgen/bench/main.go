@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,6 +30,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/authconform/authconform/loadgen"
@@ -386,6 +388,16 @@ func bench(c benchConfig) int {
 		fmt.Printf("cpu ratio %.2f (bare CPU per request / reference CPU per request; less noisy than the throughput ratio on a shared machine)\n",
 			float64(bareRes.cpuPerReq)/float64(refRes.cpuPerReq))
 	}
+	// Handler only, in this process, no network: what the reference's
+	// request path costs before the kernel and net/http get involved.
+	refH, bareH, err := handlerCosts(c.profile, t, body)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: handler benchmark: %v\n", err)
+	} else {
+		fmt.Printf("handler only (in-process, no network): reference %s/op %d B/op %d allocs/op; bare %s/op %d B/op %d allocs/op\n",
+			time.Duration(refH.NsPerOp()), refH.AllocedBytesPerOp(), refH.AllocsPerOp(),
+			time.Duration(bareH.NsPerOp()), bareH.AllocedBytesPerOp(), bareH.AllocsPerOp())
+	}
 	ratio := 0.0
 	if bareRes.max > 0 {
 		ratio = refRes.max / bareRes.max
@@ -394,8 +406,9 @@ func bench(c benchConfig) int {
 	return 0
 }
 
-// sample fetches one answer of the benchmarked resource with the admin's key.
-func sample(t *spec.Target) ([]byte, error) {
+// sampleRequest is the benchmarked request: the admin's key on the
+// profile's protected resource.
+func sampleRequest(t *spec.Target) (*http.Request, error) {
 	p := spec.MustGet(t.Profile)
 	rel := "/workspaces"
 	switch t.Profile {
@@ -403,13 +416,27 @@ func sample(t *spec.Target) ([]byte, error) {
 		rel = "/organizations/" + t.Resources.Org + "/devices"
 	case spec.RequestRocket:
 		rel = "/clients"
+	case spec.Iotistica:
+		return nil, fmt.Errorf("bench: -profile iotistica has no user API keys; use roboticks, rigbox or requestrocket")
 	}
-	req, _ := http.NewRequest(http.MethodGet, p.URL(t.BaseURL, rel), nil)
+	req, err := http.NewRequest(http.MethodGet, p.URL(t.BaseURL, rel), nil)
+	if err != nil {
+		return nil, err
+	}
 	switch p.Transports[0] {
 	case spec.TransportRawAuthorization:
 		req.Header.Set("Authorization", t.Principals.Admin.APIKey)
 	default:
 		req.Header.Set("Authorization", "Bearer "+t.Principals.Admin.APIKey)
+	}
+	return req, nil
+}
+
+// sample fetches one answer of the benchmarked resource.
+func sample(t *spec.Target) ([]byte, error) {
+	req, err := sampleRequest(t)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -417,9 +444,44 @@ func sample(t *spec.Target) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("sample %s: status %d", rel, resp.StatusCode)
+		return nil, fmt.Errorf("sample %s: status %d", req.URL.Path, resp.StatusCode)
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// handlerCosts benchmarks the reference's handler and the bare handler on
+// the same request with httptest (testing.Benchmark, about a second each).
+func handlerCosts(p spec.ProfileName, t *spec.Target, body []byte) (ref, bare testing.BenchmarkResult, err error) {
+	srv, err := reference.New(reference.Config{Profile: p, RateLimit: 1 << 30, RateWindow: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return ref, bare, err
+	}
+	// The in-process server has its own fresh fixtures; its target names
+	// the same fixture keys.
+	lt := srv.Target("http://127.0.0.1")
+	req, err := sampleRequest(lt)
+	if err != nil {
+		return ref, bare, err
+	}
+	run := func(h http.Handler) testing.BenchmarkResult {
+		return testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+	ref = run(srv.Handler())
+	bare = run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	return ref, bare, nil
 }
 
 // loadAvg is the 1-minute load average (Linux).
