@@ -68,6 +68,7 @@ MOSQ_IMAGE ?= authconform/mosquitto:dev
 images: $(PLUGIN)
 	@command -v docker >/dev/null || { echo "images: docker not found"; exit 2; }
 	CGO_ENABLED=0 $(GO) build -trimpath -o ci/images/reference/build/authconform ./cmd/authconform
+	mkdir -p ci/images/reference/build/tmp && chmod 1777 ci/images/reference/build/tmp
 	docker build -q --label authconform.image=reference -t $(REF_IMAGE) -f ci/images/reference/Dockerfile ci/images/reference/build
 	bash ci/images/mosquitto/assemble.sh $(PLUGIN) ci/images/mosquitto/build
 	docker build -q --label authconform.image=mosquitto -t $(MOSQ_IMAGE) ci/images/mosquitto/build

@@ -1,0 +1,133 @@
+package mosquitto_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/authconform/authconform/suites/containers"
+	"github.com/authconform/authconform/suites/containers/mosquitto"
+	"github.com/authconform/authconform/suites/containers/reference"
+)
+
+func connect(addr, clientID, user, pass string) error {
+	o := paho.NewClientOptions().AddBroker(addr).SetClientID(clientID).SetUsername(user).SetPassword(pass).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return context.DeadlineExceeded
+	}
+	if err := tok.Error(); err != nil {
+		return err
+	}
+	c.Disconnect(50)
+	return nil
+}
+
+// TestBrokerReachesReferenceByAlias runs both images on one network: a
+// device key + MQTT password from the reference's target connects, a bad
+// password is refused with CONNACK 5, the API down refuses (fail closed)
+// and the API back accepts again.
+func TestBrokerReachesReferenceByAlias(t *testing.T) {
+	ctx := context.Background()
+	containers.SkipUnless(t, containers.DockerAvailable(ctx))
+	containers.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultReferenceImage))
+	containers.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultMosquittoImage))
+	if _, err := containers.Cleanup(ctx); err != nil {
+		t.Logf("cleanup: %v", err)
+	}
+	nw, err := containers.NewNetwork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	ref, err := reference.Run(ctx, containers.DefaultReferenceImage, reference.WithNetwork(nw.Name))
+	t.Cleanup(func() { _ = ref.Terminate(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mq, err := mosquitto.Run(ctx, containers.DefaultMosquittoImage, mosquitto.WithNetwork(nw.Name), mosquitto.WithPluginOptions(map[string]string{"http_timeout": "1"}))
+	t.Cleanup(func() { _ = mq.Terminate(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ref.Target.Devices[0]
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("broker log:\n%s", mq.LogText(context.Background()))
+			st, _ := ref.State(context.Background())
+			if st != nil {
+				t.Logf("reference state: running=%v restarting=%v exit=%d", st.Running, st.Restarting, st.ExitCode)
+			}
+			t.Logf("reference URL %s, networks %v", ref.URL, func() any { n, _ := ref.Networks(context.Background()); return n }())
+		}
+	})
+	if err := connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil {
+		t.Fatalf("valid device refused: %v", err)
+	}
+	err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, "wrong")
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
+		t.Fatalf("wrong password: got %v, want CONNACK 5 (not authorised)", err)
+	}
+	stop := 2 * time.Second
+	if err := ref.Stop(ctx, &stop); err != nil {
+		t.Fatal(err)
+	}
+	if err := connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err == nil {
+		t.Fatal("API down: the broker ACCEPTED a client (must fail closed)")
+	}
+	if err := ref.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil && time.Now().Before(deadline); err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("API back: valid device still refused after 15s: %v", err)
+	}
+	logs := mq.LogText(ctx)
+	for _, secret := range []string{d.APIKey, d.MQTTPassword} {
+		if strings.Contains(logs, secret) {
+			t.Error("broker log contains a device secret")
+		}
+	}
+}
+
+// TestCleanupRemovesLeftoversOfDeadRuns: a network labelled by a run whose
+// process is gone is removed; one of this run is kept.
+func TestCleanupRemovesLeftoversOfDeadRuns(t *testing.T) {
+	ctx := context.Background()
+	containers.SkipUnless(t, containers.DockerAvailable(ctx))
+	dead, err := tcnetwork.New(ctx, tcnetwork.WithLabels(map[string]string{containers.LabelRun: "crashed-run", containers.LabelPID: "2147483646"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dead.Remove(context.Background()) })
+	mine, err := containers.NewNetwork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mine.Remove(context.Background()) })
+	if _, err := containers.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.NetworkInspect(ctx, dead.ID, client.NetworkInspectOptions{}); err == nil {
+		t.Error("network of a dead run survived Cleanup")
+	}
+	if _, err := cli.NetworkInspect(ctx, mine.ID, client.NetworkInspectOptions{}); err != nil {
+		t.Errorf("network of this run was removed: %v", err)
+	}
+}
