@@ -62,6 +62,23 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []
 	}
 }
 
+const loadUsage = `Usage: authconform load SCENARIO [flags]   (docs/load.md)
+
+Scenarios:
+  key-valid       valid API keys over every transport of the profile (device keys for iotistica)
+  key-invalid     unknown keys with the profile's prefix (success = 401)
+  key-mixed       valid and invalid keys alternately
+  jwt-verify      log in once, then a protected resource with the JWT
+  login           the login endpoint (bound by password hashing)
+  refresh         the refresh endpoint, refresh chains with their newest token
+  ratelimit       the target's rate-limited key at 20x its budget: overAdmitted / underAdmitted
+  provision-race  8 redemptions race for every provisioning key (iotistica)
+  mqtt-connect    MQTT CONNECT storm with provisioned devices (needs mqtt.address in --target)
+
+Exit codes: 0 fine, 1 a threshold or the baseline breached, 2 usage error.
+
+`
+
 func defaultRate(scenario string, t *spec.Target) float64 {
 	switch scenario {
 	case "login":
@@ -70,7 +87,9 @@ func defaultRate(scenario string, t *spec.Target) float64 {
 		// 20× the key's budget, so every window is contended.
 		return 20 * float64(t.RateLimited.Limit) / t.RateLimited.Window.D().Seconds()
 	case "provision-race":
-		return 200
+		// 5 s × 80/s = 50 keys: 50 devices, well under the default
+		// license's maxDevices (100)
+		return 80
 	case "mqtt-connect":
 		return 100
 	}
@@ -80,7 +99,7 @@ func defaultRate(scenario string, t *spec.Target) float64 {
 func loadCmd(args []string, stdout, stderr io.Writer) int {
 	var f loadFlags
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.StringVar(&f.rate, "rate", "", "constant rate, e.g. 1000 or 1000/s (default: per scenario, 500/s for key-*, jwt-verify, refresh; login 10/s; ratelimit: 20× the key's limit)")
+	fs.StringVar(&f.rate, "rate", "", "constant rate, e.g. 1000 or 1000/s (default: per scenario: 500/s for key-*, jwt-verify, refresh; login 10/s; provision-race 80/s; mqtt-connect 100/s; ratelimit 20× the key's limit)")
 	fs.StringVar(&f.ramp, "ramp", "", "linear ramp FROM:TO over --duration, e.g. 100:5000 (instead of --rate)")
 	fs.DurationVar(&f.duration, "duration", 0, "attack duration (default 5s; ratelimit: 3.5 windows, at least 5s)")
 	fs.IntVar(&f.connections, "connections", loadgen.DefaultConnections, "maximum connections to the target (0: unlimited)")
@@ -99,6 +118,12 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
 	fs.BoolVar(&f.quiet, "quiet", false, "no live progress on stderr")
 	fs.StringVar(&f.startAt, "start-at", "", "start the attack (after logins and other set-up) at this RFC 3339 time, so that shards start together, e.g. 2026-11-23T12:00:00Z")
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(stderr, loadUsage)
+			break
+		}
+	}
 	pos, code, ok := parseInterleaved(fs, args, stderr)
 	if !ok {
 		return code
