@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -94,7 +95,18 @@ func remember(cl *framework.Client, r *framework.Resp) {
 			cl.AddSecret(s)
 		}
 	}
-	r.Exchange = spec.Mask(r.Exchange, cl.Secrets)
+	r.Exchange = maskJWTs(spec.Mask(r.Exchange, cl.Secrets))
+}
+
+// jwtLike matches a compact JWS or any long leading part of one.
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){0,2}`)
+
+// maskJWTs masks every JWT-looking string, also the ones the transcript
+// cut short: framework transcripts shorten a long body before masking, so
+// the cut-off head of a refresh token no longer equals the secret and
+// would slip through spec.Mask.
+func maskJWTs(s string) string {
+	return jwtLike.ReplaceAllStringFunc(s, func(t string) string { return t[:6] + "…(masked)" })
 }
 
 // Do is framework.Client.Do, except that secrets revealed by the response
@@ -304,7 +316,7 @@ func Race(ctx context.Context, cl *framework.Client, reqs []framework.Req) Tally
 			continue
 		}
 		r := resps[i]
-		r.Exchange = spec.Mask(r.Exchange, cl.Secrets) // ... then mask them everywhere
+		r.Exchange = maskJWTs(spec.Mask(r.Exchange, cl.Secrets)) // ... then mask them everywhere
 		t.Counts[r.Status]++
 		if _, ok := t.Samples[r.Status]; !ok {
 			t.Samples[r.Status] = r.Exchange
