@@ -235,16 +235,13 @@ func (s *Server) refreshBearer(w http.ResponseWriter, r *http.Request) error {
 	if len(vals) > 1 || !ok {
 		return fail(codeUnauthorized, "invalid credential")
 	}
-	leeway := Leeway
-	if s.faults.on(FaultRefreshExpiredToken) {
-		leeway = 100 * 365 * 24 * time.Hour // DELIBERATE DEFECT
-	}
 	if s.faults.on(FaultRefreshAcceptsAccessToken) && strings.HasPrefix(tok, s.profile.UserKeyPrefix) {
 		if pr := s.userKeyPrincipal(tok); pr != nil {
 			return s.writeTokens(w, pr.user.id, "") // DELIBERATE DEFECT: an API key mints a JWT
 		}
 	}
-	c, err := s.verify(tok, useAccess, leeway, false)
+	// DELIBERATE DEFECT under refresh-expired-token: expiry is not enforced.
+	c, err := s.verify(tok, useAccess, Leeway, false, s.faults.on(FaultRefreshExpiredToken))
 	if err != nil {
 		return fail(codeUnauthorized, "invalid or expired token")
 	}
@@ -269,9 +266,9 @@ func (s *Server) refreshBody(w http.ResponseWriter, r *http.Request) error {
 		return fail(codeMissing, "no refresh token")
 	}
 	bad := fail(codeUnauthorized, "invalid refresh token")
-	c, err := s.verify(in.RefreshToken, useRefresh, Leeway, false)
+	c, err := s.verify(in.RefreshToken, useRefresh, Leeway, false, false)
 	if err != nil && s.faults.on(FaultRefreshAcceptsAccessToken) {
-		c, err = s.verify(in.RefreshToken, useAccess, Leeway, false) // DELIBERATE DEFECT
+		c, err = s.verify(in.RefreshToken, useAccess, Leeway, false, false) // DELIBERATE DEFECT
 		if err == nil {
 			return s.writeTokens(w, c.Subject, "")
 		}

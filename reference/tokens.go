@@ -175,7 +175,10 @@ func decodeUnverified(tok string, c *tokenClaims) bool {
 
 // verify checks tok as a token of the given use. strict ignores the JWT
 // faults (used where a fault must not leak into another check).
-func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*tokenClaims, error) {
+//
+// acceptExpired (a fault) lets a token through whose only defect is its
+// expiry: the signature and every other claim are still checked.
+func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExpired bool) (*tokenClaims, error) {
 	if len(tok) > MaxTokenLen || strings.Count(tok, ".") != 2 {
 		return nil, errToken
 	}
@@ -183,7 +186,7 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*to
 	alg := headerAlg(tok)
 	switch {
 	case faulty && s.faults.on(FaultAcceptAlgNone) && strings.EqualFold(alg, "none"),
-		faulty && s.faults.on(FaultSkipSignatureCheck) && alg == s.keys.alg:
+		faulty && s.faults.on(FaultSkipSignatureCheck) && alg == s.keys.alg && !strings.HasSuffix(tok, "."):
 		// DELIBERATE DEFECT: the signature is NOT verified.
 		if !decodeUnverified(tok, &c) {
 			return nil, errToken
@@ -205,7 +208,8 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*to
 			return nil, errToken
 		}
 	default:
-		if _, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.keys.verifyKey, nil }, s.parserOpts(leeway, s.keys.alg)...); err != nil {
+		_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.keys.verifyKey, nil }, s.parserOpts(leeway, s.keys.alg)...)
+		if err != nil && !(acceptExpired && onlyExpired(err)) {
 			return nil, errToken
 		}
 	}
@@ -215,11 +219,21 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty bool) (*to
 	return &c, nil
 }
 
+// onlyExpired reports whether a validation error is about expiry alone.
+func onlyExpired(err error) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		return false
+	}
+	for _, other := range []error{jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable} {
+		if errors.Is(err, other) {
+			return false
+		}
+	}
+	return true
+}
+
 // verifyAccess validates an access token presented as a bearer credential.
 func (s *Server) verifyAccess(tok string) (*tokenClaims, error) {
-	leeway := Leeway
-	if s.faults.on(FaultAcceptExpiredJWT) {
-		leeway = 100 * 365 * 24 * time.Hour // DELIBERATE DEFECT: expiry never bites
-	}
-	return s.verify(tok, useAccess, leeway, true)
+	// DELIBERATE DEFECT under accept-expired-jwt: expiry is not enforced.
+	return s.verify(tok, useAccess, Leeway, true, s.faults.on(FaultAcceptExpiredJWT))
 }
