@@ -78,7 +78,9 @@ func TestPlannedAt(t *testing.T) {
 }
 
 func TestPaceStringRoundTrip(t *testing.T) {
-	for _, p := range []Pace{Constant(1000, 5*time.Second), Constant(333.333, time.Second), Linear(10, 2000, time.Minute)} {
+	burst := Constant(100, 7*time.Second)
+	burst.Burst = 20
+	for _, p := range []Pace{Constant(1000, 5*time.Second), Constant(333.333, time.Second), Linear(10, 2000, time.Minute), burst} {
 		got, err := parsePace(p.String())
 		if err != nil || got != p {
 			t.Errorf("parsePace(%q) = %+v, %v; want %+v", p.String(), got, err, p)
@@ -92,6 +94,28 @@ func TestPaceStringRoundTrip(t *testing.T) {
 	}
 	if _, ok := ParseLabel("plain vegeta attack"); ok {
 		t.Error("a foreign label must not parse")
+	}
+}
+
+func TestBurstPace(t *testing.T) {
+	p := Constant(100, time.Second)
+	p.Burst = 8
+	// hits 0..7 leave together at hit 7's plan (80 ms), 8..15 at 160 ms
+	for seq, want := range map[uint64]time.Duration{0: 80 * time.Millisecond, 7: 80 * time.Millisecond, 8: 160 * time.Millisecond, 99: time.Second} {
+		if got := p.PlannedAt(seq); got != want {
+			t.Errorf("burst seq %d planned at %s, want %s", seq, got, want)
+		}
+	}
+	if p.Hits() != 100 || p.Asked() != 100 {
+		t.Errorf("a burst keeps the count and mean rate: %d %v", p.Hits(), p.Asked())
+	}
+	// the pacer waits for the burst's time, then sends the rest at once
+	pc := p.Pacer()
+	if w, stop := pc.Pace(0, 0); stop || w != 80*time.Millisecond {
+		t.Errorf("first wait %s", w)
+	}
+	if w, _ := pc.Pace(80*time.Millisecond, 5); w != 0 {
+		t.Errorf("inside a burst the wait is %s, want 0", w)
 	}
 }
 

@@ -19,6 +19,10 @@ type Pace struct {
 	From, To float64
 	Ramp     bool
 	Duration time.Duration
+	// Burst > 1 groups requests into bursts of this size that leave
+	// together, at the planned time of the burst's last request: the mean
+	// rate is unchanged, the requests overlap (races need that).
+	Burst int
 }
 
 // ParseRate reads "1000", "1000/s", "500/1s", "60/m", "30000/1m".
@@ -101,8 +105,12 @@ func rate(r float64) vegeta.Rate {
 	return vegeta.Rate{Freq: int(math.Round(r * 1000)), Per: 1000 * time.Second}
 }
 
-// Pacer returns the vegeta pacer: ConstantPacer or LinearPacer.
+// Pacer returns the vegeta pacer: ConstantPacer or LinearPacer, or for a
+// bursty pace one that follows PlannedAt.
 func (p Pace) Pacer() vegeta.Pacer {
+	if p.Burst > 1 {
+		return burstPacer{p}
+	}
 	if !p.Ramp {
 		return rate(p.From)
 	}
@@ -118,6 +126,15 @@ func (p Pace) Pacer() vegeta.Pacer {
 // pacers: ConstantPacer sends hit n at (n+1)·interval; LinearPacer sends
 // hit 0 at once and hit n≥1 when its integral a·t²/2 + b·t reaches n+1.
 func (p Pace) PlannedAt(seq uint64) time.Duration {
+	if p.Burst > 1 {
+		b := uint64(p.Burst)
+		last := seq/b*b + b - 1
+		if h := p.Hits(); last >= h && h > 0 {
+			last = h - 1
+		}
+		p.Burst = 0
+		return p.PlannedAt(last)
+	}
 	if !p.Ramp {
 		r := rate(p.From)
 		interval := r.Per.Nanoseconds() / int64(r.Freq)
@@ -126,6 +143,7 @@ func (p Pace) PlannedAt(seq uint64) time.Duration {
 	if seq == 0 {
 		return 0
 	}
+	p.Burst = 0
 	lp := p.Pacer().(vegeta.LinearPacer)
 	a := lp.Slope
 	b := float64(lp.StartAt.Freq) / lp.StartAt.Per.Seconds()
@@ -155,6 +173,7 @@ func (p Pace) Hits() uint64 {
 		}
 		return uint64(p.Duration.Nanoseconds() / interval)
 	}
+	p.Burst = 0
 	lp := p.Pacer().(vegeta.LinearPacer)
 	b := float64(lp.StartAt.Freq) / lp.StartAt.Per.Seconds()
 	x := p.Duration.Seconds()
@@ -169,15 +188,51 @@ func (p Pace) Hits() uint64 {
 // "linear:100:2000" (req/s), plus the duration.
 func (p Pace) String() string {
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
-	if !p.Ramp {
-		return "constant:" + f(p.From) + ":" + p.Duration.String()
+	burst := ""
+	if p.Burst > 1 {
+		burst = ":b" + strconv.Itoa(p.Burst)
 	}
-	return "linear:" + f(p.From) + ":" + f(p.To) + ":" + p.Duration.String()
+	if !p.Ramp {
+		return "constant:" + f(p.From) + ":" + p.Duration.String() + burst
+	}
+	return "linear:" + f(p.From) + ":" + f(p.To) + ":" + p.Duration.String() + burst
+}
+
+// burstPacer sends each burst at once, at the planned time of its last
+// request.
+type burstPacer struct{ p Pace }
+
+func (bp burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	wait := bp.p.PlannedAt(hits) - elapsed
+	if wait < 0 {
+		wait = 0
+	}
+	return wait, false
+}
+
+func (bp burstPacer) Rate(elapsed time.Duration) float64 {
+	q := bp.p
+	q.Burst = 0
+	return q.Pacer().Rate(elapsed)
 }
 
 // parsePace reads String's output.
 func parsePace(s string) (Pace, error) {
 	parts := strings.Split(s, ":")
+	burst := 0
+	if n := len(parts); n > 0 && strings.HasPrefix(parts[n-1], "b") {
+		b, err := strconv.Atoi(parts[n-1][1:])
+		if err != nil || b < 2 {
+			return Pace{}, fmt.Errorf("pace %q: bad burst", s)
+		}
+		burst, parts = b, parts[:n-1]
+	}
+	p, err := parsePlain(s, parts)
+	p.Burst = burst
+	return p, err
+}
+
+func parsePlain(s string, parts []string) (Pace, error) {
 	bad := fmt.Errorf("pace %q: want constant:R:D or linear:A:B:D", s)
 	num := func(x string) (float64, bool) {
 		v, err := strconv.ParseFloat(x, 64)

@@ -87,6 +87,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if pl.close != nil {
 		defer pl.close()
 	}
+	if pl.burst > 1 {
+		pace.Burst = pl.burst
+	}
 	if wait := time.Until(cfg.StartAt); wait > 0 {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "load: prepared; waiting %s for --start-at %s\n", wait.Round(time.Millisecond), cfg.StartAt.Format(time.RFC3339))

@@ -41,7 +41,9 @@ type plan struct {
 	notes     []string
 	rlLimit   int
 	rlWindow  time.Duration
-	close     func()
+	// burst > 1 makes the pace bursty (see Pace.Burst).
+	burst int
+	close func()
 }
 
 // env is what scenarios use while preparing: the target and a plain HTTP
@@ -557,14 +559,27 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 	}
 	notes = append(notes, fmt.Sprintf("rate-limited key: limit %d per %s; attack at %.0f req/s = %.1f× the limit", rl.Limit, rl.Window, e.pace.Asked()*float64(e.shard.Count),
 		e.pace.Asked()*float64(e.shard.Count)*rl.Window.D().Seconds()/float64(rl.Limit)))
+	// Requests leave in bursts so that they contend for the budget
+	// (RATE-005: parallel requests over many connections); the pacer
+	// keeps the mean rate.
+	burstSize := DefaultBurst
+	if burstSize > 2*rl.Limit {
+		burstSize = 2 * rl.Limit
+	}
+	notes = append(notes, fmt.Sprintf("requests leave in bursts of %d (keep --connections >= %d); the pace's plan follows the bursts", burstSize, burstSize))
 	return &plan{
 		targeter: roundRobin([]vegeta.Target{chosen.target(e, http.MethodGet, "")}),
+		burst:    burstSize,
 		notes:    notes, rlLimit: rl.Limit, rlWindow: rl.Window.D(),
 	}, nil
 }
 
 // DefaultRacers is how many redemptions race for each provisioning key.
 const DefaultRacers = 8
+
+// DefaultBurst is how many ratelimit requests leave together (at most
+// twice the key's limit).
+const DefaultBurst = 32
 
 func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	if e.p.ProvisioningKeyPrefix == "" {
@@ -607,16 +622,9 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	if err, _ := firstErr.Load().(error); err != nil {
 		return nil, err
 	}
-	// Racers of one key wait for each other (a barrier) and leave
-	// together, so the redemptions really overlap whatever the rate. A
-	// group the attack's end cuts short leaves after a timeout.
+	// The racers of one key leave together (a bursty pace), so the
+	// redemptions really overlap whatever the rate.
 	var i atomic.Uint64
-	var mu sync.Mutex
-	barriers := map[int]*barrier{}
-	wait := time.Duration(float64(4*DefaultRacers) / e.pace.Asked() * float64(time.Second))
-	if wait < 100*time.Millisecond {
-		wait = 100 * time.Millisecond
-	}
 	url := e.url("/provision/agent")
 	targeter := func(t *vegeta.Target) error {
 		j := i.Add(1) - 1
@@ -624,34 +632,13 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 		if k >= len(keys) {
 			return vegeta.ErrNoTargets
 		}
-		mu.Lock()
-		b := barriers[k]
-		if b == nil {
-			b = &barrier{ch: make(chan struct{})}
-			barriers[k] = b
-		}
-		b.n++
-		if b.n == DefaultRacers {
-			close(b.ch)
-			delete(barriers, k)
-		}
-		mu.Unlock()
-		select {
-		case <-b.ch:
-		case <-time.After(wait):
-		}
 		body, _ := json.Marshal(map[string]string{"key": keys[k], "agentName": fmt.Sprintf("load-%d-%d-%d", e.shard.Index, k, j%DefaultRacers)})
 		*t = vegeta.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s#k=%d", url, k), Body: body, Header: http.Header{"Content-Type": {"application/json"}}}
 		return nil
 	}
-	return &plan{targeter: targeter, notes: []string{
+	return &plan{targeter: targeter, burst: DefaultRacers, notes: []string{
 		fmt.Sprintf("%d provisioning keys, %d consecutive redemptions race for each; exactly one per key may succeed", n, DefaultRacers),
-		"slip is deliberate here: each request waits for the other racers of its key",
+		fmt.Sprintf("requests leave in bursts of %d, one burst per key (the pace's plan follows the bursts)", DefaultRacers),
 		"each successful redemption registers a device: a license's maxDevices turns later ones into 403 (counted as forbidden)",
 	}}, nil
-}
-
-type barrier struct {
-	n  int
-	ch chan struct{}
 }

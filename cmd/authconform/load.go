@@ -43,6 +43,7 @@ type loadFlags struct {
 	connections, workers, maxWorker int
 	quiet                           bool
 	startAt                         string
+	faults                          stringsFlag
 	thresholds                      thresholdsFlag
 }
 
@@ -117,6 +118,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	fs.DurationVar(&f.lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
 	fs.BoolVar(&f.quiet, "quiet", false, "no live progress on stderr")
+	fs.Var(&f.faults, "fault", "start the embedded reference with this deliberate defect (repeatable), e.g. racy-rate-limiter; 'authconform reference --help' lists them")
 	fs.StringVar(&f.startAt, "start-at", "", "start the attack (after logins and other set-up) at this RFC 3339 time, so that shards start together, e.g. 2026-11-23T12:00:00Z")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
@@ -201,6 +203,15 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if len(f.faults) > 0 && f.target != "" {
+		return bad("--fault starts the embedded reference with a defect; it cannot be combined with --target")
+	}
+	for _, name := range f.faults {
+		if _, err := reference.LookupFault(name); err != nil {
+			return bad("--fault %q is not a known fault; 'authconform reference --help' lists them", name)
+		}
+	}
+
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	var target *spec.Target
@@ -221,7 +232,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 				prof = spec.Iotistica
 			}
 		}
-		run, err := reference.Start(ctx, reference.Config{Profile: prof, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
+		run, err := reference.Start(ctx, reference.Config{Profile: prof, Faults: f.faults, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
 		if err != nil {
 			fmt.Fprintf(stderr, "authconform load: starting the embedded reference: %s\n", oneLine(err.Error()))
 			return exitFail

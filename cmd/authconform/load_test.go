@@ -49,6 +49,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "key-valid", "--target", "/nonexistent/t.yaml"}, "--target"},
 		{[]string{"load", "key-valid", "--workers", "0"}, "--workers"},
 		{[]string{"load", "key-valid", "--start-at", "noon"}, "--start-at"},
+		{[]string{"load", "key-valid", "--fault", "no-such-fault"}, "--fault"},
 		{[]string{"load", "key-valid", "--connections", "-1"}, "--connections"},
 		{[]string{"load", "key-valid", "--nope"}, "nope"},
 		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
@@ -154,6 +155,15 @@ func TestLoadRateLimitEmbedded(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "overAdmitted: 0") {
 		t.Errorf("text report lacks overAdmitted: 0:\n%s", stdout)
+	}
+	// the mutant: a limiter that reads, yields, writes back over-admits
+	js2 := filepath.Join(t.TempDir(), "racy.json")
+	code, stdout, stderr = runCLI("load", "ratelimit", "--quiet", "--fault", "racy-rate-limiter", "--duration", "5s", "--json", js2)
+	if code != exitOK {
+		t.Fatalf("racy: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if rep := readReport(t, js2); rep.RateLimit == nil || rep.RateLimit.OverAdmitted == 0 {
+		t.Errorf("racy-rate-limiter must show overAdmitted > 0: %+v", rep.RateLimit)
 	}
 }
 
@@ -295,6 +305,35 @@ func TestLoadMQTTConnectLocalBroker(t *testing.T) {
 	for _, s := range tg.Secrets() {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Error("the report holds a secret")
+		}
+	}
+}
+
+// provision-race on the reference and on its racy-provisioning mutant.
+func TestLoadProvisionRace(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		fault string
+		multi bool
+	}{{"", false}, {"racy-provisioning", true}} {
+		js := filepath.Join(dir, "p"+c.fault+".json")
+		args := []string{"load", "provision-race", "--rate", "80", "--duration", "1s", "--quiet", "--json", js}
+		if c.fault != "" {
+			args = append(args, "--fault", c.fault)
+		}
+		if code, out, e := runCLI(args...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, e)
+		}
+		rep := readReport(t, js)
+		pr := rep.Provision
+		if pr == nil || pr.Keys != 10 || rep.Requests != 80 {
+			t.Fatalf("%s: requests %d provision %+v", c.fault, rep.Requests, pr)
+		}
+		if got := pr.MultiRedeemed > 0; got != c.multi {
+			t.Errorf("fault %q: multiRedeemed %d", c.fault, pr.MultiRedeemed)
+		}
+		if !c.multi && pr.RedeemedOnce != pr.Keys {
+			t.Errorf("single-use keys: %+v", pr)
 		}
 	}
 }
