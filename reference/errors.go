@@ -8,4 +8,6 @@ var (
 	ErrUnknownFault = errors.New("reference: unknown fault")
 	// ErrConfig: Config (profile, Env) is inconsistent or unparsable.
 	ErrConfig = errors.New("reference: bad configuration")
+	// ErrListen: Start could not listen on the address.
+	ErrListen = errors.New("reference: cannot listen")
 )

@@ -251,13 +251,14 @@ type Running struct {
 // Start builds a Server from cfg, listens on addr (e.g. "127.0.0.1:0") and
 // serves until ctx is done or Close is called.
 func Start(ctx context.Context, cfg Config, addr string) (*Running, error) {
-	s, err := New(cfg)
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("reference: listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("%w on %s: %w", ErrListen, addr, err)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	url := "http://" + ln.Addr().String()
 	r := &Running{URL: url, Target: s.Target(url), Server: s, done: make(chan struct{})}

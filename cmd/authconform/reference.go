@@ -135,6 +135,9 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 		if errors.Is(err, reference.ErrConfig) {
 			return usageErr(stderr, "reference", "%v", err)
 		}
+		if errors.Is(err, reference.ErrListen) {
+			return usageErr(stderr, "reference", "--addr %q: %v; choose a free HOST:PORT (port 0 picks one)", *addr, err)
+		}
 		fmt.Fprintf(stderr, "authconform reference: %s\n", oneLine(err.Error()))
 		return exitFail
 	}

@@ -24,6 +24,7 @@ func TestReferenceUsageErrors(t *testing.T) {
 		{[]string{"--profile", "roboticks", "--fault", "nope"}, nil, "--fault"},
 		{[]string{"--profile", "roboticks", "--addr", "no-port"}, nil, "--addr"},
 		{[]string{"--profile", "roboticks", "--rate-window", "10ms"}, nil, "window"},
+		{[]string{"--profile", "rigbox", "--addr", "999.1.1.1:80"}, nil, "--addr"},
 		{[]string{"--profile", "roboticks", "--bogus"}, nil, "bogus"},
 		{[]string{"--profile", "iotistica", "--addr", "127.0.0.1:0"}, map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
 	} {
