@@ -72,3 +72,9 @@ images: $(PLUGIN)
 	docker build -q --label authconform.image=reference -t $(REF_IMAGE) -f ci/images/reference/Dockerfile ci/images/reference/build
 	bash ci/images/mosquitto/assemble.sh $(PLUGIN) ci/images/mosquitto/build
 	docker build -q --label authconform.image=mosquitto -t $(MOSQ_IMAGE) ci/images/mosquitto/build
+
+# MQTT CONNECT rate, plugin + reference vs Mosquitto's password_file, on
+# the host's mosquitto over loopback (exec, not containers: less noise).
+# Last line: ratio X.XX (plugin / password_file).
+bench-mqtt: build $(PLUGIN)
+	$(GO) run ./mqttauth/internal/benchmqtt -authconform $(BIN) -plugin $(PLUGIN)

@@ -22,8 +22,11 @@
 // enable it in a real deployment.
 //
 // There is no cache: every call goes to the backend, so a revoked key is
-// refused on the very next CONNECT. Speed comes from a keep-alive
-// connection pool and bodies written by hand into a pre-sized buffer.
+// refused on the very next CONNECT. Speed comes from keep-alive
+// connections, bodies written by hand into a pre-sized buffer, and, for
+// plain-http backends, a small HTTP/1.1 client that does blocking system
+// calls on the calling thread (see rawhttp.go for why); https and
+// WithTransport use net/http.
 //
 // Secrets: the username (an iotistica device API key) and the password are
 // never logged and never appear in returned errors.
@@ -39,6 +42,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -160,6 +164,8 @@ type Client struct {
 	form                      bool
 	failOpen                  bool
 	hc                        *http.Client
+	raw                       *rawClient // plain-http fast path; nil uses hc
+	userReq, superReq, aclReq []byte     // request heads up to "Content-Length: "
 	log                       *slog.Logger
 	header                    http.Header // template, copied per request
 }
@@ -263,6 +269,22 @@ func New(opts ...Option) (*Client, error) {
 			MaxResponseHeaderBytes: 16 << 10,
 		}
 	}
+	if s.transport == nil && u.Scheme == "http" && u.User == nil {
+		hostport := u.Host
+		if u.Port() == "" {
+			hostport = net.JoinHostPort(u.Hostname(), "80")
+		}
+		c.raw = &rawClient{addr: hostport, host: u.Host, timeout: s.timeout, maxIdle: s.maxIdle}
+		head := func(target string) []byte {
+			if target == "" {
+				return nil
+			}
+			tu, _ := url.Parse(target)
+			return []byte("POST " + tu.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
+				"\r\nUser-Agent: " + s.userAgent + "\r\nContent-Type: " + ct + "\r\nContent-Length: ")
+		}
+		c.userReq, c.superReq, c.aclReq = head(c.userURL), head(c.superURL), head(c.aclURL)
+	}
 	c.hc = &http.Client{
 		Transport: rt,
 		Timeout:   s.timeout,
@@ -287,7 +309,7 @@ func (c *Client) CheckUser(ctx context.Context, username, password, clientID str
 		field{name: "clientid", str: clientID},
 		field{name: "password", str: password},
 		field{name: "username", str: username})
-	return c.check(ctx, "user", c.userURL, b, clientID)
+	return c.check(ctx, "user", c.userURL, c.userReq, b, clientID)
 }
 
 // CheckSuperuser asks whether username is a superuser. Without a superuser
@@ -298,7 +320,7 @@ func (c *Client) CheckSuperuser(ctx context.Context, username string) (Decision,
 	}
 	b := make([]byte, 0, 16+len(username))
 	b = appendBody(b, c.form, field{name: "username", str: username})
-	return c.check(ctx, "superuser", c.superURL, b, "")
+	return c.check(ctx, "superuser", c.superURL, c.superReq, b, "")
 }
 
 // CheckACL asks whether username (connected as clientID) may use topic
@@ -313,13 +335,19 @@ func (c *Client) CheckACL(ctx context.Context, username, clientID, topic string,
 		field{name: "clientid", str: clientID},
 		field{name: "topic", str: topic},
 		field{name: "username", str: username})
-	return c.check(ctx, "acl", c.aclURL, b, clientID)
+	return c.check(ctx, "acl", c.aclURL, c.aclReq, b, clientID)
 }
 
 // check sends one request. The log lines carry the check kind, the client
 // ID and the status or error, never the username or password.
-func (c *Client) check(ctx context.Context, kind, target string, body []byte, clientID string) (Decision, error) {
-	status, err := c.post(ctx, target, body)
+func (c *Client) check(ctx context.Context, kind, target string, head, body []byte, clientID string) (Decision, error) {
+	var status int
+	var err error
+	if c.raw != nil {
+		status, err = c.postRaw(target, head, body)
+	} else {
+		status, err = c.post(ctx, target, body)
+	}
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		return Allow, nil
@@ -335,6 +363,21 @@ func (c *Client) check(ctx context.Context, kind, target string, body []byte, cl
 	}
 	c.log.Warn("mqttauth: backend error; refusing", "check", kind, "clientid", clientID, "err", err.Error())
 	return Deny, err
+}
+
+// postRaw sends one request on the fast path. The context is not
+// consulted: the call is bounded by the timeout alone.
+func (c *Client) postRaw(target string, head, body []byte) (int, error) {
+	req := make([]byte, 0, len(head)+8+len(body))
+	req = append(req, head...)
+	req = strconv.AppendInt(req, int64(len(body)), 10)
+	req = append(req, "\r\n\r\n"...)
+	req = append(req, body...)
+	status, err := c.raw.post(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: Post %s: %v", ErrBackend, redactURL(target), err)
+	}
+	return status, nil
 }
 
 func (c *Client) post(ctx context.Context, target string, body []byte) (int, error) {
@@ -375,4 +418,9 @@ func redactURL(s string) string {
 }
 
 // CloseIdleConnections closes the keep-alive pool.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.hc.CloseIdleConnections()
+	if c.raw != nil {
+		c.raw.closeIdle()
+	}
+}
