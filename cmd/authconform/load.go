@@ -260,6 +260,9 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		pace = loadgen.Constant(defaultRate(scenario, target), dur)
 	}
 
+	if pace.Hits() == 0 {
+		return bad("%s plans no request; raise --rate or --duration", describePlan(pace))
+	}
 	cfg := loadgen.Config{
 		Scenario: scenario, Target: target, TargetKind: kind, Pace: pace, Shard: shard,
 		Connections: f.connections, Workers: uint64(f.workers), MaxWorkers: uint64(f.maxWorker),
@@ -306,6 +309,13 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), stdout, stderr, "load")
+}
+
+func describePlan(p loadgen.Pace) string {
+	if p.Ramp {
+		return fmt.Sprintf("--ramp %g:%g over --duration %s", p.From, p.To, p.Duration)
+	}
+	return fmt.Sprintf("--rate %g for --duration %s", p.From, p.Duration)
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

@@ -50,6 +50,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "key-valid", "--workers", "0"}, "--workers"},
 		{[]string{"load", "key-valid", "--start-at", "noon"}, "--start-at"},
 		{[]string{"load", "key-valid", "--fault", "no-such-fault"}, "--fault"},
+		{[]string{"load", "key-valid", "--rate", "0.1", "--duration", "1s"}, "plans no request"},
 		{[]string{"load", "key-valid", "--connections", "-1"}, "--connections"},
 		{[]string{"load", "key-valid", "--nope"}, "nope"},
 		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
