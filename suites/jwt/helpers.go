@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
+	"strings"
 	"sync"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
@@ -35,18 +36,27 @@ func send(cl *framework.Client, l *spec.Login, r framework.Req) (*framework.Resp
 	var t framework.Tokens
 	if l != nil {
 		t = framework.ParseTokens(l, resp)
-		cl.AddSecret(nonEmpty(t.Access, t.Refresh)...)
+		cl.AddSecret(secretsOf(t.Access, t.Refresh)...)
 	}
 	resp.Exchange = spec.Mask(resp.Exchange, cl.Secrets)
 	AddReportEntry("exchange", resp.Exchange, ReportEntryVisibilityNever)
 	return resp, t
 }
 
-func nonEmpty(s ...string) []string {
+// secretsOf lists what must be masked for each genuine token: the token
+// and its signature segment. Forged variants keep the genuine signature
+// under another payload (JWT-003, JWT-005), and the genuine token could be
+// pieced together from two such transcripts if only whole tokens were
+// masked.
+func secretsOf(toks ...string) []string {
 	var out []string
-	for _, x := range s {
-		if x != "" {
-			out = append(out, x)
+	for _, x := range toks {
+		if x == "" {
+			continue
+		}
+		out = append(out, x)
+		if i := strings.LastIndex(x, "."); i >= 0 && len(x)-i > 8 {
+			out = append(out, x[i+1:])
 		}
 	}
 	return out
@@ -124,7 +134,7 @@ func (tc *tokens) get(c *framework.Ctx, cl *framework.Client, p spec.Principal) 
 		tok = login(c, cl, p).Access
 		tc.m[p.Email] = tok
 	}
-	cl.AddSecret(tok)
+	cl.AddSecret(secretsOf(tok)...)
 	return tok
 }
 

@@ -229,11 +229,11 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		GinkgoHelper()
 		same, err := forge.Resign(tok, secret, "", func(map[string]any) {})
 		Expect(err).NotTo(HaveOccurred())
-		dcl.AddSecret(same)
+		dcl.AddSecret(secretsOf(same)...)
 		Expect(bearerGet(dcl, protected(), same)).To(framework.HaveStatus(http.StatusOK), "control: the token re-signed with the deployment's JWT_SECRET and unchanged claims must be accepted")
 		out, err := forge.Resign(tok, secret, "", edit)
 		Expect(err).NotTo(HaveOccurred())
-		dcl.AddSecret(out)
+		dcl.AddSecret(secretsOf(out)...)
 		return out
 	}
 	expiredBy := func(d time.Duration) func(m map[string]any) {
@@ -339,7 +339,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			if lic == "" {
 				Skip("the target does not name its license JWT (control.licenseToken)")
 			}
-			cl.AddSecret(lic)
+			cl.AddSecret(secretsOf(lic)...)
 			Expect(bearerGet(cl, protected(), lic)).To(c.Be401())
 		})
 	}
@@ -385,11 +385,11 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			}
 			same, err := forge.Resign(tok, secret, "", func(map[string]any) {})
 			Expect(err).NotTo(HaveOccurred())
-			dcl.AddSecret(same)
+			dcl.AddSecret(secretsOf(same)...)
 			Expect(bearerGet(dcl, protected(), same)).To(framework.HaveStatus(http.StatusOK), "control: the token re-signed with the known secret and unchanged claims must be accepted")
 			expired, err := forge.Resign(tok, secret, "", expiredBy(120*time.Second))
 			Expect(err).NotTo(HaveOccurred())
-			dcl.AddSecret(expired)
+			dcl.AddSecret(secretsOf(expired)...)
 			r, _ := refresh(c, dcl, expired)
 			Expect(r).To(c.Be401())
 		}, SpecTimeout(60*time.Second))

@@ -217,3 +217,29 @@ func otherClients(ctx context.Context, base *framework.Client, path string, n in
 	}
 	return out
 }
+
+// adminHeaders authenticates the admin by the profile's default credential:
+// the user API key, or (iotistica) a JWT from logging in. The login goes
+// through Try so that the new token is masked before the exchange is
+// recorded (framework.Ctx.Login records it unmasked).
+func adminHeaders(c *framework.Ctx, cl *framework.Client) http.Header {
+	GinkgoHelper()
+	a := c.Target().Principals.Admin
+	if c.Profile.UserKeyPrefix != "" || c.Profile.Login == nil {
+		return cl.UserCred(a.APIKey)
+	}
+	l := c.Profile.Login
+	r, err := cl.Try(context.Background(), framework.Req{Method: http.MethodPost, Path: l.Path, JSON: map[string]string{"email": a.Email, "password": a.Password}})
+	Expect(err).NotTo(HaveOccurred())
+	t := framework.ParseTokens(l, r)
+	for _, tok := range []string{t.Access, t.Refresh} {
+		if tok != "" {
+			cl.AddSecret(tok)
+		}
+	}
+	r.Exchange = spec.Mask(r.Exchange, cl.Secrets)
+	AddReportEntry("exchange", r.Exchange, ReportEntryVisibilityNever)
+	Expect(r).To(framework.HaveStatus(http.StatusOK), "login as the admin")
+	Expect(t.Access).NotTo(BeEmpty(), "login response has no %q\n%s", l.AccessField, r.Exchange)
+	return framework.Cred(spec.TransportBearer, t.Access)
+}

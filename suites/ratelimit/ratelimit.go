@@ -59,7 +59,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	// admin's JWT (the rate-limited key is a device key there).
 	other := func() (http.Header, string) {
 		GinkgoHelper()
-		return c.UserHeaders(cl, c.Target().Principals.Admin), c.Paths().Protected
+		return adminHeaders(c, cl), c.Paths().Protected
 	}
 
 	// ---------------------------------------------------------------- RATE-001
