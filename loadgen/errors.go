@@ -1,6 +1,12 @@
 package loadgen
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
+
+// poolWait bounds how long a request waits for a free credential.
+const poolWait = time.Minute
 
 // Sentinel errors, matched with errors.Is.
 var (
@@ -10,4 +16,7 @@ var (
 	ErrUsage = errors.New("loadgen")
 	// ErrResults marks an unreadable results file.
 	ErrResults = errors.New("results")
+	// ErrPoolStalled: no refresh chain or MQTT device came free for
+	// poolWait; the attack stops (every credential is stuck in flight).
+	ErrPoolStalled = errors.New("loadgen: no credential came free for a minute; the target stopped answering")
 )

@@ -74,6 +74,8 @@ func prepareMQTT(ctx context.Context, e *env) (*plan, error) {
 		case c = <-free:
 		case <-done:
 			return vegeta.ErrNoTargets
+		case <-time.After(poolWait):
+			return ErrPoolStalled // stops the attack rather than hang it
 		}
 		*t = vegeta.Target{Method: "CONNECT", URL: broker + "#d=" + strconv.Itoa(c.id)}
 		return nil

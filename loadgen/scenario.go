@@ -455,6 +455,8 @@ func prepareRefresh(ctx context.Context, e *env) (*plan, error) {
 		case c = <-free:
 		case <-done:
 			return vegeta.ErrNoTargets
+		case <-time.After(poolWait):
+			return ErrPoolStalled // stops the attack rather than hang it
 		}
 		c.mu.Lock()
 		tok := c.tok
