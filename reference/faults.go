@@ -79,7 +79,7 @@ var faultRegistry = []FaultInfo{
 	{FaultPublicNeedsAuth, "AUTH-010", "rigbox: /api/capacity and /api/templates demand a credential", nil, []spec.ProfileName{spec.Rigbox}},
 	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}},
 	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003"}, allProfiles},
-	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, allProfiles},
+	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}},
 	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox}},
 	{FaultLoginUserOracle, "JWT-001", "login with an unknown email answers 404 instead of the wrong-password 401", nil, withLogin},
 	{FaultWrongTokenLifetime, "JWT-002", "issued access tokens live 7200 s while 3600 is announced", nil, withLogin},

@@ -111,12 +111,17 @@ type registration struct {
 	uuid, name, keyID, apiKey, mqttPassword string
 }
 
+// RacyWindow is how long the racy faults leave the door open between
+// check and act (a slow database round trip): wide enough that requests
+// spread over real connections on a loaded machine still overlap.
+const RacyWindow = 20 * time.Millisecond
+
 // relockRacy releases the store lock, yields and takes it again: the
 // window in which the racy faults let other requests in.
 func (s *Server) relockRacy() {
 	s.st.mu.Unlock()
 	runtime.Gosched()
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(RacyWindow)
 	s.st.mu.Lock()
 }
 

@@ -26,6 +26,11 @@ type Defects struct {
 	Global bool
 }
 
+// RacyWindow is the pause between read and write under Defects.Racy (a
+// slow store round trip), wide enough that parallel requests over real
+// connections overlap.
+const RacyWindow = 20 * time.Millisecond
+
 // Decision is the outcome of one Allow call.
 type Decision struct {
 	Allowed   bool
@@ -112,7 +117,7 @@ func (l *Limiter) Allow(key string, limit int, window time.Duration) Decision {
 		// Check-then-act with a yield in between: other requests read the
 		// same count before this one writes it back.
 		runtime.Gosched()
-		time.Sleep(time.Millisecond)
+		time.Sleep(RacyWindow)
 		if count >= limit {
 			return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset}
 		}
