@@ -189,7 +189,8 @@ var profiles = map[ProfileName]*Profile{
 			Path: "/auth/login", AccessField: "accessToken", RefreshField: "refreshToken", ExpiresField: "expiresIn",
 			Lifetime: 3600, RefreshPath: "/auth/refresh", RefreshStyle: RefreshBodyToken, RefreshBodyIn: "refreshToken",
 		},
-		Keys:                &KeyEndpoints{Create: "/auth/api-keys", SecretJSON: "apiKey", IDJSON: "id"},
+		// List and Delete are ref-defined (the seed documents only creation).
+		Keys:                &KeyEndpoints{Create: "/auth/api-keys", List: "/auth/api-keys", Delete: "/auth/api-keys", SecretJSON: "apiKey", IDJSON: "id"},
 		JWTAlgs:             []string{"HS256", "RS256"},
 		Err401Missing:       Body(Exact("error", "Unauthorized"), AnyString("message")),
 		Err401:              Body(Exact("error", "Unauthorized"), AnyString("message")),

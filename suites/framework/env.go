@@ -19,7 +19,9 @@ type Env interface {
 	CanDeploy() bool
 	// Deploy starts a fresh, separate instance of the same profile with
 	// the deployment variables of seed 003 (JWT_SECRET, JWT_PUBLIC_KEY,
-	// JWT_PRIVATE_KEY, LICENSE_KEY, LICENSE_PUBLIC_KEY). stop releases it.
+	// JWT_PRIVATE_KEY, LICENSE_KEY, LICENSE_PUBLIC_KEY). stop releases it;
+	// the instance lives until stop, whatever happens to ctx (which only
+	// bounds the start-up).
 	Deploy(ctx context.Context, vars map[string]string) (t *spec.Target, stop func(), err error)
 }
 

@@ -102,14 +102,14 @@ func Build(ctxs []*Ctx) {
 // skipped and the reason printed, never as passed.
 func (c *Ctx) It(id, text string, args ...any) bool {
 	ch := c.check(id)
-	return It(text, append([]any{c.labels(ch, ch.LevelFor(c.Name()))}, c.guard(ch, args)...)...)
+	return It(text, append([]any{Offset(1), c.labels(ch, ch.LevelFor(c.Name()))}, c.guard(ch, args)...)...)
 }
 
 // ItShould declares the SHOULD part of a MUST check (for example RATE-005's
 // under-admission): it counts toward the SHOULD score, never fails the run.
 func (c *Ctx) ItShould(id, text string, args ...any) bool {
 	ch := c.check(id)
-	return It(text, append([]any{c.labels(ch, spec.SHOULD)}, c.guard(ch, args)...)...)
+	return It(text, append([]any{Offset(1), c.labels(ch, spec.SHOULD)}, c.guard(ch, args)...)...)
 }
 
 // DescribeCheck declares a container of specs for one check (for Ordered
@@ -120,9 +120,9 @@ func (c *Ctx) DescribeCheck(id, text string, args ...any) bool {
 	ch := c.check(id)
 	labels := c.labels(ch, ch.LevelFor(c.Name()))
 	if skip := c.missing(ch); skip != "" {
-		return It(text, labels, func() { Skip(skip) })
+		return It(text, Offset(1), labels, func() { Skip(skip) })
 	}
-	return Describe(text, append([]any{labels}, args...)...)
+	return Describe(text, append([]any{Offset(1), labels}, args...)...)
 }
 
 func (c *Ctx) check(id string) spec.Check {
@@ -155,9 +155,15 @@ func (c *Ctx) guard(ch spec.Check, args []any) []any {
 	}
 	out := make([]any, 0, len(args))
 	for _, a := range args {
+		// Keep the body's signature: Ginkgo rejects SpecTimeout on a body
+		// that takes no context.
 		switch a.(type) {
-		case func(), func(SpecContext), func(context.Context):
+		case func():
 			out = append(out, func() { Skip(skip) })
+		case func(SpecContext):
+			out = append(out, func(SpecContext) { Skip(skip) })
+		case func(context.Context):
+			out = append(out, func(context.Context) { Skip(skip) })
 		default:
 			out = append(out, a)
 		}

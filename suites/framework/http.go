@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -64,6 +65,8 @@ type Client struct {
 	// Secrets are masked in every transcript.
 	Secrets []string
 	HTTP    *http.Client
+
+	mu *sync.Mutex // guards Secrets; shared by copies made with For
 }
 
 // DefaultTimeout bounds one request of a spec.
@@ -78,7 +81,7 @@ func NewClient(p *spec.Profile, t *spec.Target) *Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}}
+	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}, mu: &sync.Mutex{}}
 }
 
 // Client returns a client for the context's target.
@@ -89,14 +92,22 @@ func (c *Ctx) Client() *Client {
 
 // For returns a client for another instance of the same profile (Deploy).
 func (cl *Client) For(t *spec.Target) *Client {
-	n := *cl
-	n.BaseURL = t.BaseURL
-	n.Secrets = append(append([]string(nil), cl.Secrets...), t.Secrets()...)
-	return &n
+	cl.mu.Lock()
+	secrets := append(append([]string(nil), cl.Secrets...), t.Secrets()...)
+	cl.mu.Unlock()
+	return &Client{Profile: cl.Profile, BaseURL: t.BaseURL, Secrets: secrets, HTTP: cl.HTTP, mu: &sync.Mutex{}}
 }
 
 // AddSecret masks s in every later transcript (tokens obtained by login).
-func (cl *Client) AddSecret(s ...string) { cl.Secrets = append(cl.Secrets, s...) }
+func (cl *Client) AddSecret(s ...string) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	for _, x := range s {
+		if x != "" {
+			cl.Secrets = append(cl.Secrets, x)
+		}
+	}
+}
 
 // Cred returns the headers carrying cred by transport tr.
 func Cred(tr spec.Transport, cred string) http.Header {
@@ -181,30 +192,59 @@ func (cl *Client) Try(ctx context.Context, r Req) (*Resp, error) {
 	defer hr.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(hr.Body, 1<<20))
 	out := &Resp{Status: hr.StatusCode, Header: hr.Header, Body: rb}
+	cl.learnSecrets(rb)
 	out.Exchange = cl.transcript(req, body, out)
 	return out, nil
 }
 
-func (cl *Client) mask(s string) string { return spec.Mask(s, cl.Secrets) }
-
-// transcript renders request and response like curl -v, secrets masked,
-// long values shortened.
-func (cl *Client) transcript(req *http.Request, body []byte, r *Resp) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "> %s %s\n", req.Method, req.URL.RequestURI())
-	writeHeaders(&b, "> ", req.Header)
-	if len(body) > 0 {
-		fmt.Fprintf(&b, ">\n> %s\n", shorten(string(body), 400))
-	}
-	fmt.Fprintf(&b, "< %d %s\n", r.Status, http.StatusText(r.Status))
-	writeHeaders(&b, "< ", r.Header)
-	if len(r.Body) > 0 {
-		fmt.Fprintf(&b, "<\n< %s\n", shorten(string(r.Body), 600))
-	}
-	return cl.mask(b.String())
+func (cl *Client) mask(s string) string {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return spec.Mask(s, cl.Secrets)
 }
 
-func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+// secretFields are response fields that carry a credential the server has
+// just revealed (tokens from login/refresh, created keys, provisioning
+// results). They are masked from the moment they are received.
+var secretFields = []string{"access_token", "accessToken", "refreshToken", "refresh_token", "token", "key", "apiKey", "mqttPassword", "secret"}
+
+// learnSecrets adds the credentials a response reveals to the masked set,
+// before its transcript is rendered.
+func (cl *Client) learnSecrets(body []byte) {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return
+	}
+	var found []string
+	for _, f := range secretFields {
+		if s, ok := m[f].(string); ok && len(s) >= 8 {
+			found = append(found, s)
+		}
+	}
+	if len(found) > 0 {
+		cl.AddSecret(found...)
+	}
+}
+
+// transcript renders request and response like curl -v, long values
+// shortened. Every value is masked BEFORE it is shortened: a secret cut in
+// half would no longer match the mask.
+func (cl *Client) transcript(req *http.Request, body []byte, r *Resp) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, shorten(cl.mask(req.URL.RequestURI()), 300))
+	cl.writeHeaders(&b, "> ", req.Header)
+	if len(body) > 0 {
+		fmt.Fprintf(&b, ">\n> %s\n", shorten(cl.mask(string(body)), 400))
+	}
+	fmt.Fprintf(&b, "< %d %s\n", r.Status, http.StatusText(r.Status))
+	cl.writeHeaders(&b, "< ", r.Header)
+	if len(r.Body) > 0 {
+		fmt.Fprintf(&b, "<\n< %s\n", shorten(cl.mask(string(r.Body)), 600))
+	}
+	return b.String()
+}
+
+func (cl *Client) writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -212,7 +252,7 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
-			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, shorten(v, 200))
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, shorten(cl.mask(v), 200))
 		}
 	}
 }

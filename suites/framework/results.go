@@ -155,7 +155,7 @@ func specResult(sr types.SpecReport, secrets []string) SpecResult {
 		res.Status = Skipped
 		res.Reason = sr.Failure.Message
 		if res.Reason == "" {
-			res.Reason = "not selected by the label filter"
+			res.Reason = "not selected by the label filter (the default leaves out needs:timing checks; select them with --label-filter needs:timing)"
 		}
 	default:
 		res.Status = Failed

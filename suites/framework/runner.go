@@ -51,7 +51,7 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
 	if sc.Timeout == 0 {
 		sc.Timeout = 20 * time.Minute
 	}
-	if !o.Verbose {
+	if !o.Verbose && !rc.Verbose && !rc.VeryVerbose {
 		rc.Succinct = true
 		rc.SilenceSkips = true
 	}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authconform/authconform/reference"
+	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/framework"
+)
+
+// mutantProfile picks the profile a fault is proven on: the first profile
+// where both the check applies and the defect is observable.
+func mutantProfile(c spec.Check, f reference.FaultInfo) spec.ProfileName {
+	for _, p := range spec.AllProfiles {
+		if !c.AppliesTo(p) {
+			continue
+		}
+		if len(f.Profiles) == 0 || slices.Contains(f.Profiles, p) {
+			return p
+		}
+	}
+	return spec.Roboticks
+}
+
+// TestMutants proves that the checks can fail (SPEC.md §3): for every
+// fault of the reference, a run against the reference started with that
+// fault exits 1 with the fault's check failed, and every other failure is
+// one the fault explains. Run it alone with `make mutants`.
+func TestMutants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mutant matrix skipped in -short mode; run make mutants")
+	}
+	var (
+		mu     sync.Mutex
+		matrix []string
+	)
+	for _, f := range reference.Faults() {
+		f := f
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			c, ok := spec.Lookup(f.Check)
+			if !ok {
+				t.Fatalf("fault %s names check %q, not in the catalogue", f.Name, f.Check)
+			}
+			if c.NeedsAny(spec.NeedMQTT) {
+				t.Skipf("fault %s (%s) needs an MQTT broker; proven by the containers mutant test", f.Name, f.Check)
+			}
+			p := mutantProfile(c, f)
+			js := filepath.Join(t.TempDir(), "r.json")
+			code, out, errOut := cli(t, "run", "--profile", string(p), "--fault", f.Name, "--label-filter", "area:"+c.Area+" && !needs:timing", "--json", js)
+			if code != 1 {
+				t.Fatalf("run --fault %s exited %d, want 1 (check %s must fail)\n%s\n%s", f.Name, code, f.Check, out, errOut)
+			}
+			r := readRunReport(t, js)
+			allowed := map[string]bool{f.Check: true}
+			// AlsoBreaks lists the other checks the defect legitimately
+			// breaks (one defect seen by two checks). Any other failure is
+			// one the mutant cannot explain: a defect of the suite.
+			for _, id := range f.AlsoBreaks {
+				allowed[id] = true
+			}
+			caught := false
+			var unexplained []string
+			for _, cr := range r.Checks {
+				if cr.Status != framework.Failed {
+					continue
+				}
+				if cr.ID == f.Check {
+					caught = true
+				}
+				if !allowed[cr.ID] {
+					unexplained = append(unexplained, fmt.Sprintf("%s (%s)", cr.ID, firstLine(cr.Reason)))
+				}
+			}
+			if !caught {
+				t.Errorf("fault %s: check %s did not fail on %s", f.Name, f.Check, p)
+			}
+			if len(unexplained) > 0 {
+				t.Errorf("fault %s: checks failed that it does not explain: %s", f.Name, strings.Join(unexplained, "; "))
+			}
+			mu.Lock()
+			matrix = append(matrix, fmt.Sprintf("%-9s %-32s %s", f.Check, f.Name, p))
+			mu.Unlock()
+		})
+	}
+	t.Cleanup(func() {
+		sort.Strings(matrix)
+		fmt.Fprintf(os.Stderr, "mutant matrix (check, fault, profile):\n%s\n", strings.Join(matrix, "\n"))
+	})
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// TestEveryMustCheckHasAMutant: a MUST check with no fault that it is
+// proven to catch does not count as implemented (SPEC.md §3).
+func TestEveryMustCheckHasAMutant(t *testing.T) {
+	have := map[string]bool{}
+	for _, f := range reference.Faults() {
+		have[f.Check] = true
+	}
+	for _, c := range spec.Catalogue() {
+		must := c.Level == spec.MUST
+		for _, l := range c.LevelByProfile {
+			must = must || l == spec.MUST
+		}
+		if must && !have[c.ID] {
+			t.Errorf("MUST check %s has no mutant (reference fault)", c.ID)
+		}
+	}
+}

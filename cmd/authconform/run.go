@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/authconform/authconform/reference"
+	"github.com/authconform/authconform/spec"
+	_ "github.com/authconform/authconform/suites/all" // every area's specs
+	"github.com/authconform/authconform/suites/envs"
+	"github.com/authconform/authconform/suites/framework"
+	"github.com/authconform/authconform/suites/report"
+)
+
+// version is the suite version written into every report.
+var version = "0.1.0-dev"
+
+func init() {
+	register("run", command{summary: "run the conformance suites against the embedded reference or your implementation", run: runCmd})
+}
+
+type runFlags struct {
+	profile, target, env, labelFilter string
+	junit, jsonOut, html              string
+	strict, verbose                   bool
+	timeout                           time.Duration
+	faults                            stringsFlag
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.StringVar(&f.profile, "profile", "all", "profile to check: roboticks, rigbox, requestrocket, iotistica or all (with --target: the target file's profile)")
+	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) describing YOUR running implementation; see fixtures/targets/README.md. Without it the embedded reference is checked")
+	fs.StringVar(&f.env, "env", "", "environment: embedded (default without --target), external (default with --target)")
+	fs.Var(&f.faults, "fault", "start the embedded reference with this deliberate defect (repeatable); 'authconform reference --help' lists them")
+	fs.StringVar(&f.labelFilter, "label-filter", "", "Ginkgo label expression selecting checks, e.g. 'JWT-003', 'area:jwt && level:MUST', 'needs:timing' (default: "+framework.DefaultLabelFilter+")")
+	fs.BoolVar(&f.strict, "strict", false, "a failed SHOULD check also fails the run (exit 1)")
+	fs.StringVar(&f.junit, "junit", "", "write JUnit XML to this file")
+	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report to this file")
+	fs.StringVar(&f.html, "html", "", "write the self-contained HTML report to this file")
+	fs.DurationVar(&f.timeout, "timeout", 20*time.Minute, "give up the whole run after this long")
+	fs.BoolVar(&f.verbose, "verbose", false, "also show Ginkgo's own output")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return usageErr(stderr, "run", "unexpected argument %q; flags only, see 'authconform run --help'", fs.Arg(0))
+	}
+	if f.timeout <= 0 {
+		return usageErr(stderr, "run", "--timeout %s must be positive, e.g. --timeout 10m", f.timeout)
+	}
+	profiles, err := spec.ParseProfiles(f.profile)
+	if err != nil {
+		return usageErr(stderr, "run", "--profile %q is not a profile; use one of %s or all", f.profile, strings.Join(spec.Names(), ", "))
+	}
+	switch f.env {
+	case "":
+	case "embedded":
+		if f.target != "" {
+			return usageErr(stderr, "run", "--env embedded checks the bundled reference; drop --target or use --env external")
+		}
+	case "external":
+		if f.target == "" {
+			return usageErr(stderr, "run", "--env external needs --target FILE describing your running implementation")
+		}
+	default:
+		return usageErr(stderr, "run", "--env %q is not supported here; use embedded or external", f.env)
+	}
+	if len(f.faults) > 0 && f.target != "" {
+		return usageErr(stderr, "run", "--fault starts the embedded reference with a defect; it cannot be combined with --target")
+	}
+	known := map[string]bool{}
+	for _, fi := range reference.Faults() {
+		known[fi.Name] = true
+	}
+	for _, name := range f.faults {
+		if !known[name] {
+			return usageErr(stderr, "run", "--fault %q is not a known fault; 'authconform reference --help' lists them", name)
+		}
+	}
+	filter := f.labelFilter
+	if filter == "" {
+		filter = framework.DefaultLabelFilter
+	}
+	if _, err := types.ParseLabelFilter(filter); err != nil {
+		return usageErr(stderr, "run", "--label-filter %q is not a valid label expression: %v", filter, err)
+	}
+
+	ctx := context.Background()
+	ctxs, closeAll, err := envs.Contexts(ctx, profiles, f.target, f.faults)
+	if err != nil {
+		if f.target != "" {
+			// Target file problems are usage errors: one line naming the field.
+			return usageErr(stderr, "run", "%v", err)
+		}
+		fmt.Fprintf(stderr, "authconform run: %v\n", err)
+		return exitFail
+	}
+	defer closeAll()
+	if f.target != "" && f.profile != "all" && ctxs[0].Name() != profiles[0] {
+		return usageErr(stderr, "run", "--profile %s but the target file says profile %s; drop --profile or fix the file", f.profile, ctxs[0].Name())
+	}
+
+	rep := &framework.RunReport{Suite: "authconform", Version: version, Env: ctxs[0].Env.Name(), Targets: map[string]string{},
+		Faults: f.faults, LabelFilter: filter, Strict: f.strict, Start: time.Now().UTC()}
+	for _, c := range ctxs {
+		rep.Profiles = append(rep.Profiles, string(c.Name()))
+		rep.Targets[string(c.Name())] = c.Target().BaseURL
+	}
+	secrets := envs.Secrets(ctxs)
+	out := stdout
+	fmt.Fprintf(out, "authconform %s: checking %s (%s environment)\n", version, strings.Join(rep.Profiles, ", "), rep.Env)
+	restore := func() {}
+	if !f.verbose {
+		// Ginkgo's reporter writes to the process's stdout; our own progress
+		// lines and summary replace it, so silence it for the run.
+		out, restore = silenceStdout(stdout)
+	}
+	gr, _ := framework.Run(failRecorder{}, ctxs, framework.RunOptions{LabelFilter: filter, Progress: out, Secrets: secrets, Timeout: f.timeout, Verbose: f.verbose})
+	restore()
+	out = stdout
+	rep.End = time.Now().UTC()
+	rep.Checks = framework.Collect(gr, ctxs, secrets)
+	framework.SortChecks(rep.Checks)
+	rep.Summary = framework.Summarize(rep.Checks, rep.Profiles, f.strict)
+	framework.PrintSummary(out, rep.Summary)
+
+	for _, w := range []struct {
+		path  string
+		write func(string, *framework.RunReport) error
+	}{{f.jsonOut, report.WriteJSON}, {f.junit, report.WriteJUnit}, {f.html, report.WriteHTML}} {
+		if w.path == "" {
+			continue
+		}
+		if err := w.write(w.path, rep); err != nil {
+			fmt.Fprintf(stderr, "authconform run: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintf(out, "wrote %s\n", w.path)
+	}
+	return framework.ExitCode(rep.Summary)
+}
+
+// failRecorder satisfies Ginkgo's GinkgoTestingT outside go test; the
+// verdict comes from our own summary, not from Ginkgo's pass/fail.
+type failRecorder struct{}
+
+func (failRecorder) Fail() {}
