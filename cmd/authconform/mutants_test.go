@@ -120,3 +120,18 @@ func TestEveryMustCheckHasAMutant(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeListsEveryFault keeps the README's mutant matrix in step with
+// the reference's fault registry.
+func TestReadmeListsEveryFault(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range reference.Faults() {
+		row := fmt.Sprintf("| %s | `%s` |", f.Check, f.Name)
+		if !strings.Contains(string(b), row) {
+			t.Errorf("README mutant matrix lacks the row %q", row)
+		}
+	}
+}
