@@ -363,7 +363,22 @@ func (c *Containers) SetBackend(ctx context.Context, m Mode) error {
 		if st, err := c.ref.State(ctx); err == nil && st.Running {
 			return nil
 		}
-		return c.ref.Start(ctx)
+		if err := c.ref.Start(ctx); err != nil {
+			return err
+		}
+		// A restarted container gets a new host port; the broker still
+		// reaches it by alias. Keep the target's URL current.
+		host, err := c.ref.Host(ctx)
+		if err != nil {
+			return err
+		}
+		mp, err := c.ref.MappedPort(ctx, refc.DefaultPort)
+		if err != nil {
+			return err
+		}
+		c.ref.URL = "http://" + net.JoinHostPort(host, mp.Port())
+		c.target.BaseURL = c.ref.URL
+		return nil
 	}
 	return fmt.Errorf("%w: %q in the containers environment", ErrUnsupported, m)
 }
