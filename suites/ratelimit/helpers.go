@@ -57,12 +57,21 @@ type keyed struct {
 	req    framework.Req
 	limit  int
 	window time.Duration
+	// missing says why the key cannot be used ("" when it can).
+	missing string
+}
+
+// need skips the spec when the key cannot be used.
+func (k *keyed) need() {
+	if k.missing != "" {
+		Skip(k.missing)
+	}
 }
 
 // limitedKey describes how to spend the rate-limited key's budget: the
 // protected resource with the user key by the profile's default transport,
-// or, for iotistica's device key, its own device-state path. It skips the
-// spec when the target does not say which device the key belongs to.
+// or, for iotistica's device key, its own device-state path. When the
+// target does not say which device the key belongs to, k.need skips.
 func limitedKey(c *framework.Ctx, cl *framework.Client) *keyed {
 	GinkgoHelper()
 	rl := c.Target().RateLimited
@@ -78,7 +87,8 @@ func limitedKey(c *framework.Ctx, cl *framework.Client) *keyed {
 			}
 		}
 		if uuid == "" {
-			Skip("the rate-limited device key is not listed under devices in the target, so the suite does not know which device-state path it may read")
+			k.missing = "the rate-limited device key is not listed under devices in the target, so the suite does not know which device-state path it may read"
+			return k
 		}
 		k.req = framework.Req{Method: http.MethodGet, Path: framework.DeviceStatePath(uuid), Header: framework.Cred(spec.TransportDeviceKey, rl.APIKey)}
 	default:
