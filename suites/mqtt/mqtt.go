@@ -6,8 +6,9 @@
 // that can take the auth backend down (mqttenv.BackendControl).
 //
 // Clients are paho.mqtt.golang with MQTT 3.1.1 (SetProtocolVersion(4):
-// otherwise paho retries a refused CONNECT as MQTT 3.1), plus a raw
-// CONNECT+PUBLISH writer for MQTT-007.
+// otherwise paho retries a refused CONNECT as MQTT 3.1), paho.golang for
+// MQTT 5.0 reason codes (MQTT-001, MQTT-002), plus a raw CONNECT+PUBLISH
+// writer for MQTT-007.
 package mqtt
 
 import (
@@ -56,7 +57,9 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 
 	c.It("MQTT-001", "accepts a CONNECT with a device key as username, its MQTT password and clientId agent-{uuid}, because seed 003 says devices connect that way", func() {
 		out := Connect(addr, creds(devs[0]))
-		Expect(out.Accepted).To(BeTrue(), "device %s with its key and MQTT password must get CONNACK 0; got %s", devs[0].UUID, out)
+		Expect(out.Accepted).To(BeTrue(), "device %s with its key and MQTT password must get CONNACK 0 (MQTT 3.1.1); got %s", devs[0].UUID, out)
+		out5 := Connect5(addr, creds(devs[0]))
+		Expect(out5.Accepted).To(BeTrue(), "device %s must get CONNACK 0 over MQTT 5.0 too; got %s", devs[0].UUID, out5)
 	})
 
 	type badConnect struct {
@@ -75,7 +78,9 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 			{"no username", func() Creds { return Creds{ClientID: "agent-" + d.UUID} }},
 		} {
 			out := Connect(addr, row.creds())
-			Expect(out.Refused()).To(BeTrue(), "%s: want CONNACK 4 or 5 (MQTT 3.1.1 §3.2.2.3); got %s", row.what, out)
+			Expect(out.Refused()).To(BeTrue(), "%s, MQTT 3.1.1: want CONNACK 4 or 5 (§3.2.2.3); got %s", row.what, out)
+			out5 := Connect5(addr, row.creds())
+			Expect(out5.Refused5()).To(BeTrue(), "%s, MQTT 5.0: want CONNACK reason 0x86 or 0x87; got %s", row.what, out5)
 		}
 	})
 
