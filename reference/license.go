@@ -29,6 +29,10 @@ import (
 //   - Expiry is re-checked on every request: a license that expires while
 //     the server runs switches it to restricted mode.
 //
+// Device limit: maxDevices limits, per organisation, the agents holding at
+// least one non-revoked device key (revoking an agent's last key frees its
+// seat). Counting and inserting happen under the store lock.
+//
 // Restricted mode: existing device keys keep working over HTTP and MQTT,
 // and keys may still be added for existing agents; new registrations
 // (POST /provision/agent, POST /auth/api-keys for a new agentUuid) and the
