@@ -97,7 +97,7 @@ func (l *Limiter) Allow(key string, limit int, window time.Duration) Decision {
 	now := l.now()
 	start := windowStart(now, window)
 	l.mu.Lock()
-	l.sweep(now, window)
+	l.sweep(now)
 	b := l.buckets[key]
 	if b == nil {
 		b = &bucket{start: start}
@@ -139,7 +139,7 @@ func (l *Limiter) Allow(key string, limit int, window time.Duration) Decision {
 
 // sweep drops buckets of past windows once per window so that memory stays
 // bounded by the number of keys active in the current window. Caller holds mu.
-func (l *Limiter) sweep(now time.Time, window time.Duration) {
+func (l *Limiter) sweep(now time.Time) {
 	if l.defects.NeverReset || now.Before(l.sweepAt) {
 		return
 	}
