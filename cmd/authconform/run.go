@@ -5,7 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -27,6 +31,7 @@ func init() {
 
 type runFlags struct {
 	profile, target, env, labelFilter string
+	image, brokerImage                string
 	junit, jsonOut, html              string
 	strict, verbose                   bool
 	timeout                           time.Duration
@@ -38,7 +43,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&f.profile, "profile", "all", "profile to check: roboticks, rigbox, requestrocket, iotistica or all (with --target: the target file's profile)")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) describing YOUR running implementation; see fixtures/targets/README.md. Without it the embedded reference is checked")
-	fs.StringVar(&f.env, "env", "", "environment: embedded (default without --target), external (default with --target)")
+	fs.StringVar(&f.env, "env", "auto", "where the target runs: auto (embedded; iotistica with the host's mosquitto + plugin when present), embedded (no broker: MQTT checks skip), exec (iotistica with the host's mosquitto), containers (iotistica: reference image + Mosquitto image under Docker; 'make images' builds them), external (--target)")
+	fs.StringVar(&f.image, "image", "", "with --env containers: your implementation's image, started with the seed's variables (JWT_SECRET, LICENSE_KEY, ...) instead of the reference image")
+	fs.StringVar(&f.brokerImage, "broker-image", "", "with --env containers: the Mosquitto image (default: the one 'make images' builds)")
 	fs.Var(&f.faults, "fault", "start the embedded reference with this deliberate defect (repeatable); 'authconform reference --help' lists them")
 	fs.StringVar(&f.labelFilter, "label-filter", "", "Ginkgo label expression selecting checks, e.g. 'JWT-003', 'area:jwt && level:MUST', 'needs:timing' (default: "+framework.DefaultLabelFilter+")")
 	fs.BoolVar(&f.strict, "strict", false, "a failed SHOULD check also fails the run (exit 1)")
@@ -61,17 +68,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "run", "--profile %q is not a profile; use one of %s or all", f.profile, strings.Join(spec.Names(), ", "))
 	}
 	switch f.env {
-	case "":
-	case "embedded":
+	case envs.EnvAuto:
+	case envs.EnvEmbedded, envs.EnvExec, envs.EnvContainers:
 		if f.target != "" {
-			return usageErr(stderr, "run", "--env embedded checks the bundled reference; drop --target or use --env external")
+			return usageErr(stderr, "run", "--env %s starts the implementation itself; drop --target or use --env external", f.env)
 		}
-	case "external":
+	case envs.EnvExternal:
 		if f.target == "" {
 			return usageErr(stderr, "run", "--env external needs --target FILE describing your running implementation")
 		}
 	default:
-		return usageErr(stderr, "run", "--env %q is not supported here; use embedded or external", f.env)
+		return usageErr(stderr, "run", "--env %q is not an environment; use auto, embedded, exec, containers or external", f.env)
+	}
+	if (f.image != "" || f.brokerImage != "") && f.env != envs.EnvContainers {
+		return usageErr(stderr, "run", "--image and --broker-image need --env containers")
 	}
 	if len(f.faults) > 0 && f.target != "" {
 		return usageErr(stderr, "run", "--fault starts the embedded reference with a defect; it cannot be combined with --target")
@@ -94,7 +104,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	ctx := context.Background()
-	ctxs, closeAll, err := envs.Contexts(ctx, profiles, f.target, f.faults)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctxs, closeAll, err := envs.Contexts(ctx, envs.Options{Profiles: profiles, TargetPath: f.target, Faults: f.faults, Env: f.env,
+		Image: f.image, BrokerImage: f.brokerImage, Note: func(format string, a ...any) { fmt.Fprintf(stderr, "authconform run: "+format+"\n", a...) }})
 	if err != nil {
 		if f.target != "" {
 			// Target file problems are usage errors: one line naming the field.
@@ -108,7 +121,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "run", "--profile %s but the target file says profile %s; drop --profile or fix the file", f.profile, ctxs[0].Name())
 	}
 
-	rep := &framework.RunReport{Suite: "authconform", Version: version, Env: ctxs[0].Env.Name(), Targets: map[string]string{},
+	rep := &framework.RunReport{Suite: "authconform", Version: version, Env: envNames(ctxs), Targets: map[string]string{},
 		Faults: f.faults, LabelFilter: filter, Strict: f.strict, Start: time.Now().UTC()}
 	for _, c := range ctxs {
 		rep.Profiles = append(rep.Profiles, string(c.Name()))
@@ -146,6 +159,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(out, "wrote %s\n", w.path)
 	}
 	return framework.ExitCode(rep.Summary)
+}
+
+// envNames lists the distinct environments of the contexts ("embedded",
+// "embedded+exec", ...).
+func envNames(ctxs []*framework.Ctx) string {
+	var out []string
+	for _, c := range ctxs {
+		if n := c.Env.Name(); !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "+")
 }
 
 // failRecorder satisfies Ginkgo's GinkgoTestingT outside go test; the

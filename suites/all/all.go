@@ -6,6 +6,7 @@ import (
 	_ "github.com/authconform/authconform/suites/apikeys"
 	_ "github.com/authconform/authconform/suites/jwt"
 	_ "github.com/authconform/authconform/suites/license"
+	_ "github.com/authconform/authconform/suites/mqtt"
 	_ "github.com/authconform/authconform/suites/provisioning"
 	_ "github.com/authconform/authconform/suites/ratelimit"
 	_ "github.com/authconform/authconform/suites/tenancy"

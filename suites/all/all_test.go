@@ -19,7 +19,7 @@ import (
 // at least one spec for that profile, and every spec carries exactly one
 // listed check ID (an unlisted ID panics while the tree is built).
 func TestCatalogueInStep(t *testing.T) {
-	ctxs, closeAll, err := envs.Contexts(context.Background(), spec.AllProfiles, "", nil)
+	ctxs, closeAll, err := envs.Contexts(context.Background(), envs.Options{Profiles: spec.AllProfiles, Env: envs.EnvEmbedded})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package envs resolves where the suites' targets come from: the embedded
-// reference (default), or an external implementation described by a target
-// file. The containers and exec environments live in suites/containers.
+// reference (default), the reference with a real Mosquitto (exec or
+// containers, from suites/containers/mqttenv), or an external
+// implementation described by a target file.
 package envs
 
 import (
@@ -13,6 +14,8 @@ import (
 
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/containers"
+	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 
@@ -73,28 +76,90 @@ func External(path string) (*framework.StaticEnv, error) {
 	return &framework.StaticEnv{T: t, EnvName: "external"}, nil
 }
 
+// Environment names accepted by Options.Env.
+const (
+	EnvAuto       = "auto"       // embedded, with a real broker (exec) for iotistica when mosquitto and the plugin are present
+	EnvEmbedded   = "embedded"   // reference in-process, no broker: MQTT checks skip with a reason
+	EnvExec       = "exec"       // iotistica: reference in-process + the host's mosquitto with the plugin
+	EnvContainers = "containers" // iotistica: reference image + Mosquitto image under testcontainers
+	EnvExternal   = "external"   // a running implementation described by a target file
+)
+
+// Options select where the targets come from.
+type Options struct {
+	Profiles []spec.ProfileName
+	// TargetPath is a target file (external environment).
+	TargetPath string
+	// Faults start the reference (and, for mqtt-fail-open, the broker)
+	// with deliberate defects.
+	Faults []string
+	// Env is one of the Env* names ("" = auto).
+	Env string
+	// Image is the implementation image for the containers environment
+	// ("" = the reference image); BrokerImage the Mosquitto image.
+	Image, BrokerImage string
+	// Note receives one line per environment decision (nil = discard).
+	Note func(format string, a ...any)
+}
+
+type closer interface {
+	framework.Env
+	Close() error
+}
+
 // Contexts builds one framework context per profile: from the target file
-// when path is set (its profile must be among profiles, or profiles is
-// nil), else the embedded reference with faults. closeAll stops what was
-// started.
-func Contexts(ctx context.Context, profiles []spec.ProfileName, targetPath string, faults []string) (ctxs []*framework.Ctx, closeAll func(), err error) {
+// when o.TargetPath is set, else from the embedded reference, with a real
+// Mosquitto for iotistica in the exec and containers environments.
+// closeAll stops everything that was started (containers included).
+func Contexts(ctx context.Context, o Options) (ctxs []*framework.Ctx, closeAll func(), err error) {
+	note := o.Note
+	if note == nil {
+		note = func(string, ...any) {}
+	}
 	var closers []func() error
 	closeAll = func() {
-		for _, c := range closers {
-			_ = c()
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
 		}
 	}
-	if targetPath != "" {
-		env, err := External(targetPath)
+	if o.TargetPath != "" {
+		env, err := External(o.TargetPath)
 		if err != nil {
 			return nil, closeAll, err
 		}
 		p := spec.MustGet(env.T.Profile)
 		return []*framework.Ctx{{Profile: p, Env: env}}, closeAll, nil
 	}
-	for _, name := range profiles {
-		e, err := StartEmbedded(ctx, name, faults)
+	for _, name := range o.Profiles {
+		var e closer
+		var err error
+		switch {
+		case name == spec.Iotistica && o.Env == EnvContainers:
+			if err = mqttenv.ContainersAvailable(ctx, orDefault(o.Image, containers.DefaultReferenceImage), orDefault(o.BrokerImage, containers.DefaultMosquittoImage)); err != nil {
+				err = fmt.Errorf("envs: containers environment unavailable: %w (build the images with 'make images')", err)
+				break
+			}
+			e, err = mqttenv.StartContainers(ctx, name, o.Faults, o.Image, o.BrokerImage)
+		case name == spec.Iotistica && o.Env == EnvExec:
+			if err = mqttenv.ExecAvailable(); err != nil {
+				err = fmt.Errorf("envs: exec environment unavailable: %w (apt-get install mosquitto mosquitto-dev gcc; make plugin)", err)
+				break
+			}
+			e, err = mqttenv.StartExec(ctx, name, o.Faults)
+		case name == spec.Iotistica && (o.Env == EnvAuto || o.Env == ""):
+			if aerr := mqttenv.ExecAvailable(); aerr == nil {
+				e, err = mqttenv.StartExec(ctx, name, o.Faults)
+			} else {
+				note("iotistica: no local broker (%v); the MQTT checks will be skipped with their reason", aerr)
+				e, err = StartEmbedded(ctx, name, o.Faults)
+			}
+		default:
+			e, err = StartEmbedded(ctx, name, o.Faults)
+		}
 		if err != nil {
+			if e != nil {
+				closers = append(closers, e.Close)
+			}
 			closeAll()
 			return nil, func() {}, err
 		}
@@ -102,6 +167,13 @@ func Contexts(ctx context.Context, profiles []spec.ProfileName, targetPath strin
 		ctxs = append(ctxs, &framework.Ctx{Profile: spec.MustGet(name), Env: e})
 	}
 	return ctxs, closeAll, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 // Secrets collects every secret of the contexts' targets for masking.
@@ -133,7 +205,7 @@ func RunGoTest(t *testing.T) {
 	if f := os.Getenv("AUTHCONFORM_FAULTS"); f != "" {
 		faults = strings.Split(f, ",")
 	}
-	ctxs, closeAll, err := Contexts(context.Background(), profiles, os.Getenv("AUTHCONFORM_TARGET"), faults)
+	ctxs, closeAll, err := Contexts(context.Background(), Options{Profiles: profiles, TargetPath: os.Getenv("AUTHCONFORM_TARGET"), Faults: faults, Env: EnvEmbedded})
 	if err != nil {
 		t.Fatal(err)
 	}
