@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -59,6 +60,44 @@ type keyed struct {
 	window time.Duration
 	// missing says why the key cannot be used ("" when it can).
 	missing string
+	// led counts what the suite itself spent of the key's current window;
+	// it outlives the spec (one per profile).
+	led *ledger
+}
+
+// ledger counts the requests of the rate-limited key that the suite saw
+// admitted in the current window (identified by X-RateLimit-Reset). It
+// lets a spec use the rest of a window another spec opened without
+// trusting X-RateLimit-Remaining. The suite is the key's only user.
+type ledger struct {
+	mu       sync.Mutex
+	reset    int64
+	admitted int
+}
+
+func (l *ledger) note(o obs) {
+	if l == nil || !o.hasHeaders {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if o.reset != l.reset {
+		l.reset, l.admitted = o.reset, 0
+	}
+	if o.ok() {
+		l.admitted++
+	}
+}
+
+// spent returns how many requests the suite saw admitted in the window
+// ending at reset (0 for another window).
+func (l *ledger) spent(reset int64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reset != reset {
+		return 0
+	}
+	return l.admitted
 }
 
 // need skips the spec when the key cannot be used.
@@ -72,10 +111,10 @@ func (k *keyed) need() {
 // protected resource with the user key by the profile's default transport,
 // or, for iotistica's device key, its own device-state path. When the
 // target does not say which device the key belongs to, k.need skips.
-func limitedKey(c *framework.Ctx, cl *framework.Client) *keyed {
+func limitedKey(c *framework.Ctx, cl *framework.Client, led *ledger) *keyed {
 	GinkgoHelper()
 	rl := c.Target().RateLimited
-	k := &keyed{c: c, cl: cl, limit: rl.Limit, window: rl.Window.D()}
+	k := &keyed{c: c, cl: cl, limit: rl.Limit, window: rl.Window.D(), led: led}
 	switch {
 	case c.Profile.UserKeyPrefix != "" && strings.HasPrefix(rl.APIKey, c.Profile.UserKeyPrefix):
 		k.req = framework.Req{Method: http.MethodGet, Path: c.Paths().Protected, Header: cl.UserCred(rl.APIKey)}
@@ -107,6 +146,7 @@ func (k *keyed) try(ctx context.Context, cl *framework.Client) (obs, error) {
 	var herr error
 	o.limit, o.remaining, o.reset, herr = rateHeaders(r.Header)
 	o.hasHeaders = herr == nil
+	k.led.note(o)
 	return o, nil
 }
 
