@@ -67,7 +67,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	}
 	sort.Strings(wantFields)
 
-	c.It("JWT-001", fmt.Sprintf("answers a login with the right password with 200, application/json and exactly the fields %v (%s = %d%s), because that is the profile's documented login response", wantFields, l.ExpiresField, l.Lifetime, tokenTypeText(l)), Offset(1), func() {
+	c.It("JWT-001", fmt.Sprintf("answers a login with the right password with 200, application/json and exactly the fields %v (%s = %d%s), because that is the profile's documented login response", wantFields, l.ExpiresField, l.Lifetime, tokenTypeText(l)), func() {
 		r, t := loginResp(c, cl, admin().Email, admin().Password)
 		Expect(r).To(framework.HaveStatus(http.StatusOK))
 		Expect(r.Header.Get("Content-Type")).To(HavePrefix("application/json"), r.Exchange)
@@ -92,12 +92,12 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		Expect(bearerGet(cl, protected(), t.Access)).To(framework.HaveStatus(http.StatusOK), "the issued token must authenticate on the protected resource")
 	})
 
-	c.It("JWT-001", "answers a login with a wrong password with 401 and the profile's error body, because a wrong password proves nothing", Offset(1), func() {
+	c.It("JWT-001", "answers a login with a wrong password with 401 and the profile's error body, because a wrong password proves nothing", func() {
 		r, _ := loginResp(c, cl, admin().Email, admin().Password+"-wrong")
 		Expect(r).To(c.Be401())
 	})
 
-	c.It("JWT-001", "answers a login for an unknown user with the same 401 status, body and Content-Type as a wrong password, because a different answer tells an attacker which accounts exist", Offset(1), func() {
+	c.It("JWT-001", "answers a login for an unknown user with the same 401 status, body and Content-Type as a wrong password, because a different answer tells an attacker which accounts exist", func() {
 		bad, _ := loginResp(c, cl, admin().Email, admin().Password+"-wrong")
 		unknown, _ := loginResp(c, cl, "no-such-user-4e1f@example.com", admin().Password)
 		Expect(unknown).To(c.Be401())
@@ -108,7 +108,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	// ---------------------------------------------------------------- JWT-002
 	if c.Name() == spec.Roboticks || c.Name() == spec.Iotistica {
-		c.It("JWT-002", fmt.Sprintf("issues access tokens whose exp - iat equals the announced lifetime of %d s and announces that lifetime in %q, because the seed promises tokens that expire after one hour", l.Lifetime, l.ExpiresField), Offset(1), func() {
+		c.It("JWT-002", fmt.Sprintf("issues access tokens whose exp - iat equals the announced lifetime of %d s and announces that lifetime in %q, because the seed promises tokens that expire after one hour", l.Lifetime, l.ExpiresField), func() {
 			t := login(c, cl, admin())
 			m := claims(t.Access)
 			iat, ok1 := num(m, "iat")
@@ -133,7 +133,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}, want: 401},
 		{what: "its own alg header and an empty signature", make: func(t string) (string, error) { return forge.EmptySignature(t), nil }, want: 401},
 	} {
-		c.It("JWT-003", fmt.Sprintf("answers %d with the profile's body to the admin's access token re-sent with %s, because an unsigned token proves nothing (RFC 8725 §3.1)", row.want, row.what), Offset(1), func() {
+		c.It("JWT-003", fmt.Sprintf("answers %d with the profile's body to the admin's access token re-sent with %s, because an unsigned token proves nothing (RFC 8725 §3.1)", row.want, row.what), func() {
 			forged, err := row.make(genuine())
 			Expect(err).NotTo(HaveOccurred())
 			Expect(bearerGet(cl, protected(), forged)).To(c.Be401())
@@ -142,7 +142,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	// ---------------------------------------------------------------- JWT-004
 	if c.Name() == spec.Iotistica {
-		c.It("JWT-004", "answers 401 on an RS256 deployment to an HS256 token signed with the deployment's public key as HMAC secret, while the genuine RS256 token gets 200, because the verifier must not let the token choose the algorithm (RFC 8725 §2.1)", Offset(1), func(ctx SpecContext) {
+		c.It("JWT-004", "answers 401 on an RS256 deployment to an HS256 token signed with the deployment's public key as HMAC secret, while the genuine RS256 token gets 200, because the verifier must not let the token choose the algorithm (RFC 8725 §2.1)", func(ctx SpecContext) {
 			kp := rsaKeys()[0]
 			t, dcl := deploy(ctx, c, map[string]string{"JWT_PUBLIC_KEY": kp.PubPEM, "JWT_PRIVATE_KEY": kp.PrivPEM})
 			tok := login(c, dcl, t.Principals.Admin).Access
@@ -198,13 +198,13 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			return forge.AlterPayload(t, "role", "admin")
 		}, want: 401},
 	} {
-		c.It("JWT-005", fmt.Sprintf("answers %d with the profile's body to the admin's access token re-sent with %s, because only an intact signature over the exact header and payload authenticates (RFC 7515)", row.want, row.what), Offset(1), func() {
+		c.It("JWT-005", fmt.Sprintf("answers %d with the profile's body to the admin's access token re-sent with %s, because only an intact signature over the exact header and payload authenticates (RFC 7515)", row.want, row.what), func() {
 			forged, err := row.make(genuine())
 			Expect(err).NotTo(HaveOccurred())
 			Expect(bearerGet(cl, protected(), forged)).To(c.Be401())
 		})
 	}
-	c.It("JWT-005", "answers 401 to the member's token header and payload joined to the admin's token signature, because a signature only vouches for the token it was computed over (RFC 7515)", Offset(1), func() {
+	c.It("JWT-005", "answers 401 to the member's token header and payload joined to the admin's token signature, because a signature only vouches for the token it was computed over (RFC 7515)", func() {
 		adm := genuine()
 		mem := cache.get(c, cl, member())
 		spliced := mem[:strings.LastIndex(mem, ".")] + adm[strings.LastIndex(adm, "."):]
@@ -255,7 +255,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		{61 * time.Second, 401, "the leeway for clock skew may be at most 60 s"},
 		{5 * time.Second, 200, "a few seconds of clock-skew leeway keep clients with slightly fast clocks working"},
 	} {
-		c.It("JWT-006", fmt.Sprintf("answers %d to a token validly signed with the deployment's JWT_SECRET whose exp lies %d s in the past, because %s", row.want, int(row.ago.Seconds()), row.why), Offset(1), func(ctx SpecContext) {
+		c.It("JWT-006", fmt.Sprintf("answers %d to a token validly signed with the deployment's JWT_SECRET whose exp lies %d s in the past, because %s", row.want, int(row.ago.Seconds()), row.why), func(ctx SpecContext) {
 			dcl, tok, secret := hsDeploy(ctx)
 			forged := resign(dcl, tok, secret, expiredBy(row.ago))
 			r := bearerGet(dcl, protected(), forged)
@@ -268,19 +268,19 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- JWT-007
-	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET but without exp, because a token that never expires cannot be contained once leaked (RFC 8725)", Offset(1), func(ctx SpecContext) {
+	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET but without exp, because a token that never expires cannot be contained once leaked (RFC 8725)", func(ctx SpecContext) {
 		dcl, tok, secret := hsDeploy(ctx)
 		forged := resign(dcl, tok, secret, func(m map[string]any) { delete(m, "exp") })
 		Expect(bearerGet(dcl, protected(), forged)).To(c.Be401())
 	}, SpecTimeout(60*time.Second))
-	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET whose nbf lies 5 minutes in the future, because it is not valid yet (RFC 7519 §4.1.5)", Offset(1), func(ctx SpecContext) {
+	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET whose nbf lies 5 minutes in the future, because it is not valid yet (RFC 7519 §4.1.5)", func(ctx SpecContext) {
 		dcl, tok, secret := hsDeploy(ctx)
 		forged := resign(dcl, tok, secret, func(m map[string]any) { m["nbf"] = time.Now().Add(5 * time.Minute).Unix() })
 		Expect(bearerGet(dcl, protected(), forged)).To(c.Be401())
 	}, SpecTimeout(60*time.Second))
 
 	// ---------------------------------------------------------------- JWT-008
-	c.It("JWT-008", "should answer 401, never 5xx, to the admin's claims signed with a foreign HMAC secret under a kid naming some other key, because a kid must only select among the server's own keys (RFC 8725 §3.10)", Offset(1), func() {
+	c.It("JWT-008", "should answer 401, never 5xx, to the admin's claims signed with a foreign HMAC secret under a kid naming some other key, because a kid must only select among the server's own keys (RFC 8725 §3.10)", func() {
 		m := claims(genuine())
 		for _, kid := range []string{"foreign-key-2026", "../../../../../../dev/null", "' OR '1'='1", "0"} {
 			Expect(bearerGet(cl, protected(), hs256(map[string]any{"kid": kid}, m, []byte(randomSecret())))).To(c.Be401(), "kid %q, foreign secret", kid)
@@ -289,7 +289,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		Expect(bearerGet(cl, protected(), hs256(map[string]any{"kid": "../../../../../../dev/null"}, m, nil))).To(c.Be401(), "kid pointing at /dev/null, empty secret")
 	})
 	for _, hdr := range []string{"jku", "x5u"} {
-		c.It("JWT-008", fmt.Sprintf("should answer 401, never 5xx, to the admin's claims signed with a foreign RSA key whose %s header points at a key set the suite serves on 127.0.0.1, and never fetch that URL, because keys named by the token are the attacker's keys (RFC 8725 §3.10)", hdr), Offset(1), func() {
+		c.It("JWT-008", fmt.Sprintf("should answer 401, never 5xx, to the admin's claims signed with a foreign RSA key whose %s header points at a key set the suite serves on 127.0.0.1, and never fetch that URL, because keys named by the token are the attacker's keys (RFC 8725 §3.10)", hdr), func() {
 			m := claims(genuine())
 			foreign := rsaKeys()[1]
 			var hits atomic.Int64
@@ -313,7 +313,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			Consistently(hits.Load).WithTimeout(300*time.Millisecond).WithPolling(50*time.Millisecond).Should(BeZero(), "the server fetched the %s URL the token named", hdr)
 		})
 	}
-	c.It("JWT-008", "should answer 401, never 5xx, to the admin's claims signed with a foreign RSA key that is embedded in the token's jwk header, because a token cannot vouch for itself (RFC 8725 §3.10)", Offset(1), func() {
+	c.It("JWT-008", "should answer 401, never 5xx, to the admin's claims signed with a foreign RSA key that is embedded in the token's jwk header, because a token cannot vouch for itself (RFC 8725 §3.10)", func() {
 		m := claims(genuine())
 		foreign := rsaKeys()[1]
 		forged, err := signRS256(foreign, map[string]any{"jwk": jwk(foreign, "attacker-1"), "kid": "attacker-1"}, m)
@@ -323,18 +323,18 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	// ---------------------------------------------------------------- JWT-009
 	if c.Name() == spec.Iotistica {
-		c.It("JWT-009", "answers 401 to a refresh token used as a bearer access token, because a refresh token is only for the refresh endpoint (RFC 8725 §3.11-12)", Offset(1), func() {
+		c.It("JWT-009", "answers 401 to a refresh token used as a bearer access token, because a refresh token is only for the refresh endpoint (RFC 8725 §3.11-12)", func() {
 			t := login(c, cl, admin())
 			Expect(t.Refresh).NotTo(BeEmpty(), "login response has no %q", l.RefreshField)
 			Expect(bearerGet(cl, protected(), t.Access)).To(framework.HaveStatus(http.StatusOK), "control: the access token")
 			Expect(bearerGet(cl, protected(), t.Refresh)).To(c.Be401())
 		})
-		c.It("JWT-009", "answers 401 to an access token sent to the refresh endpoint as refreshToken, because an access token must not mint new token pairs (RFC 8725 §3.11-12)", Offset(1), func() {
+		c.It("JWT-009", "answers 401 to an access token sent to the refresh endpoint as refreshToken, because an access token must not mint new token pairs (RFC 8725 §3.11-12)", func() {
 			t := login(c, cl, admin())
 			r, _ := refresh(c, cl, t.Access)
 			Expect(r).To(c.Be401())
 		})
-		c.It("JWT-009", "answers 401 to the deployment's license JWT used as a bearer access token, because a license is signed for another purpose (RFC 8725 §3.11-12)", Offset(1), func() {
+		c.It("JWT-009", "answers 401 to the deployment's license JWT used as a bearer access token, because a license is signed for another purpose (RFC 8725 §3.11-12)", func() {
 			lic := c.Target().Control.LicenseToken
 			if lic == "" {
 				Skip("the target does not name its license JWT (control.licenseToken)")
@@ -344,7 +344,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		})
 	}
 	if c.Name() == spec.Roboticks {
-		c.It("JWT-009", "answers 401 at the refresh endpoint to the user's API key as the current token, because only an access token may be refreshed and an API key must not mint JWTs (RFC 8725 §3.11-12)", Offset(1), func() {
+		c.It("JWT-009", "answers 401 at the refresh endpoint to the user's API key as the current token, because only an access token may be refreshed and an API key must not mint JWTs (RFC 8725 §3.11-12)", func() {
 			r, _ := refresh(c, cl, admin().APIKey)
 			Expect(r).To(c.Be401())
 		})
@@ -352,7 +352,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	// ---------------------------------------------------------------- JWT-010
 	if l.RefreshPath != "" {
-		c.It("JWT-010", fmt.Sprintf("answers a refresh (%s) with 200 and a new access token that works on the protected resource, because the seed documents refresh as the way to continue a session", l.RefreshStyle), Offset(1), func() {
+		c.It("JWT-010", fmt.Sprintf("answers a refresh (%s) with 200 and a new access token that works on the protected resource, because the seed documents refresh as the way to continue a session", l.RefreshStyle), func() {
 			t := login(c, cl, member())
 			cred := t.Access
 			if l.RefreshStyle == spec.RefreshBodyToken {
@@ -369,7 +369,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		})
 	}
 	if c.Name() == spec.Roboticks {
-		c.It("JWT-010", "answers 401 to a refresh with a validly signed but expired access token, because the seed requires refreshing before expiry and an expired token must not extend a session", Offset(1), func(ctx SpecContext) {
+		c.It("JWT-010", "answers 401 to a refresh with a validly signed but expired access token, because the seed requires refreshing before expiry and an expired token must not extend a session", func(ctx SpecContext) {
 			var (
 				dcl    = cl
 				tok    string
@@ -397,7 +397,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	if c.Name() == spec.Iotistica {
 		// ------------------------------------------------------------ JWT-011
-		c.It("JWT-011", "should answer 401 when a rotated-out refresh token is used again and then also refuse the newest refresh token of that family, because reuse means the token leaked (RFC 9700 §4.14.2)", Offset(1), func() {
+		c.It("JWT-011", "should answer 401 when a rotated-out refresh token is used again and then also refuse the newest refresh token of that family, because reuse means the token leaked (RFC 9700 §4.14.2)", func() {
 			t0 := login(c, cl, member())
 			r1, t1 := refresh(c, cl, t0.Refresh)
 			Expect(r1).To(framework.HaveStatus(http.StatusOK), "first refresh")
@@ -410,7 +410,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		})
 
 		// ------------------------------------------------------------ JWT-012
-		c.It("JWT-012", "should let at most one of 50 refreshes racing with one refresh token succeed, because a rotated refresh token is single-use (RFC 9700 §4.14.2)", Offset(1), func(ctx SpecContext) {
+		c.It("JWT-012", "should let at most one of 50 refreshes racing with one refresh token succeed, because a rotated refresh token is single-use (RFC 9700 §4.14.2)", func(ctx SpecContext) {
 			const n = 50
 			t0 := login(c, cl, member())
 			start := make(chan struct{})
@@ -451,7 +451,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- JWT-013
-	c.It("JWT-013", fmt.Sprintf("should answer 401 to the admin's claims signed with HS256 under each of %d common weak secrets, because a guessable secret lets anyone mint tokens (RFC 8725 §3.5)", len(forge.WeakSecrets)), Offset(1), func() {
+	c.It("JWT-013", fmt.Sprintf("should answer 401 to the admin's claims signed with HS256 under each of %d common weak secrets, because a guessable secret lets anyone mint tokens (RFC 8725 §3.5)", len(forge.WeakSecrets)), func() {
 		tok := genuine()
 		if alg := header(tok)["alg"]; alg != "HS256" {
 			Skip(fmt.Sprintf("the target signs with %v, not HS256", alg))

@@ -247,7 +247,7 @@ func (k *keyed) exhausted(ctx context.Context, minLeft time.Duration) obs {
 // connection pool and one connection already open (a request without
 // credential, which spends no budget), so that a burst runs over n
 // separate connections.
-func otherClients(ctx context.Context, base *framework.Client, path string, n int) []*framework.Client {
+func otherClients(ctx context.Context, c *framework.Ctx, base *framework.Client, path string, n int) []*framework.Client {
 	GinkgoHelper()
 	out := make([]*framework.Client, n)
 	for i := range out {
@@ -259,10 +259,11 @@ func otherClients(ctx context.Context, base *framework.Client, path string, n in
 			IdleConnTimeout:     30 * time.Second,
 		}
 		DeferCleanup(tr.CloseIdleConnections)
-		c := *base
-		c.HTTP = &http.Client{Transport: tr, Timeout: framework.DefaultTimeout}
-		out[i] = &c
-		_, err := c.Try(ctx, framework.Req{Method: http.MethodGet, Path: path})
+		nc := framework.NewClient(c.Profile, c.Target())
+		nc.HTTP = &http.Client{Transport: tr, Timeout: framework.DefaultTimeout}
+		nc.AddSecret(base.Secrets...)
+		out[i] = nc
+		_, err := nc.Try(ctx, framework.Req{Method: http.MethodGet, Path: path})
 		Expect(err).NotTo(HaveOccurred(), "warming up connection %d", i)
 	}
 	return out

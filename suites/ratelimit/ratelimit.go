@@ -65,14 +65,14 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- RATE-001
-	c.It("RATE-001", "sends X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset, each a single integer, with Reset a Unix time in seconds not in the past, on an authenticated 200, because clients pace themselves by these headers (seed 000)", Offset(1), func() {
+	c.It("RATE-001", "sends X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset, each a single integer, with Reset a Unix time in seconds not in the past, on an authenticated 200, because clients pace themselves by these headers (seed 000)", func() {
 		h, path := other()
 		r := cl.Get(path, h)
 		Expect(r).To(framework.HaveStatus(http.StatusOK))
 		checkHeaders(r)
 	})
 	if c.Name() == spec.Iotistica {
-		c.It("RATE-001", "sends the three X-RateLimit-* headers as integers on a device key's authenticated 200 too, because devices are rate limited like users", Offset(1), func() {
+		c.It("RATE-001", "sends the three X-RateLimit-* headers as integers on a device key's authenticated 200 too, because devices are rate limited like users", func() {
 			d, ok := otherDevice(c)
 			if !ok {
 				Skip("the target lists no device besides the rate-limited one")
@@ -84,7 +84,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- RATE-002
-	c.It("RATE-002", "counts one window of the rate-limited key exactly: Limit stays at the key's limit, Remaining starts at Limit-1 and falls by exactly 1 per request to 0 and never below, Reset stays put and lies in the future, because clients rely on these numbers to pace themselves (seed 000)", Offset(1), func(ctx SpecContext) {
+	c.It("RATE-002", "counts one window of the rate-limited key exactly: Limit stays at the key's limit, Remaining starts at Limit-1 and falls by exactly 1 per request to 0 and never below, Reset stays put and lies in the future, because clients rely on these numbers to pace themselves (seed 000)", func(ctx SpecContext) {
 		k.need()
 		for attempt := 1; ; attempt++ {
 			straddled := windowSequence(ctx, c, k)
@@ -96,12 +96,12 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-003
-	c.It("RATE-003", "answers a request over the limit with 429, application/json and the profile's rate-limit body, because the seed documents that body and retry_after", Offset(1), func(ctx SpecContext) {
+	c.It("RATE-003", "answers a request over the limit with 429, application/json and the profile's rate-limit body, because the seed documents that body and retry_after", func(ctx SpecContext) {
 		k.need()
 		o := k.exhausted(ctx, 300*time.Millisecond)
 		Expect(o.resp).To(c.Be429())
 	}, timeout())
-	c.ItShould("RATE-003", "should send a Retry-After header on a 429 that equals the body's retry_after within 1 s and is not shorter than the time to X-RateLimit-Reset, because a client that waits Retry-After must find its budget restored (RFC 6585 §4, RFC 9110 §10.2.3)", Offset(1), func(ctx SpecContext) {
+	c.ItShould("RATE-003", "should send a Retry-After header on a 429 that equals the body's retry_after within 1 s and is not shorter than the time to X-RateLimit-Reset, because a client that waits Retry-After must find its budget restored (RFC 6585 §4, RFC 9110 §10.2.3)", func(ctx SpecContext) {
 		k.need()
 		o := k.exhausted(ctx, 300*time.Millisecond)
 		Expect(o.resp).To(framework.HaveStatus(http.StatusTooManyRequests))
@@ -118,7 +118,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-004
-	c.It("RATE-004", "keeps serving another principal while the rate-limited key is exhausted, because limits apply per API key or user and one client must not lock out the others (seed 000)", Offset(1), func(ctx SpecContext) {
+	c.It("RATE-004", "keeps serving another principal while the rate-limited key is exhausted, because limits apply per API key or user and one client must not lock out the others (seed 000)", func(ctx SpecContext) {
 		k.need()
 		h, path := other()
 		for attempt := 1; attempt <= 2; attempt++ {
@@ -139,7 +139,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-006
-	c.It("RATE-006", "admits the exhausted rate-limited key again once its window has passed, with its full budget (the key's limit of requests in a row), because a limit throttles, it does not ban (seed 000)", Offset(1), func(ctx SpecContext) {
+	c.It("RATE-006", "admits the exhausted rate-limited key again once its window has passed, with its full budget (the key's limit of requests in a row), because a limit throttles, it does not ban (seed 000)", func(ctx SpecContext) {
 		k.need()
 		ex := k.exhausted(ctx, 0)
 		// The next window begins with the first response whose Reset lies
@@ -166,7 +166,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-007
-	c.ItShould("RATE-007", "should leave the rate-limited key's budget untouched by a flood of invalid keys that share its prefix and spoof X-Forwarded-For, because otherwise anyone can lock a client out by guessing its key's prefix (OWASP API4)", Offset(1), func(ctx SpecContext) {
+	c.ItShould("RATE-007", "should leave the rate-limited key's budget untouched by a flood of invalid keys that share its prefix and spoof X-Forwarded-For, because otherwise anyone can lock a client out by guessing its key's prefix (OWASP API4)", func(ctx SpecContext) {
 		k.need()
 		flood := func() map[int]int {
 			statuses := map[int]int{}
@@ -225,7 +225,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		GinkgoHelper()
 		total := max(10*k.limit, 64)
 		workers := min(total, 128)
-		clients := otherClients(ctx, cl, k.req.Path, workers)
+		clients := otherClients(ctx, c, cl, k.req.Path, workers)
 		for attempt := 1; attempt <= 2; attempt++ {
 			// Use the current window when the suite knows how much of it
 			// it spent and most of it is left; else open a fresh one.
@@ -295,14 +295,14 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		Fail("the burst straddled a window boundary twice; the window is too short for this machine")
 		return nil
 	}
-	c.It("RATE-005", fmt.Sprintf("admits at most the key's limit when 10x the limit arrive at once over at least 64 connections within one window (%s), counting the suite's own requests admitted earlier in that window, and answers every request with 2xx or 429, because a limiter that over-admits under load does not limit (seed 000)", limitText()), Offset(1), func(ctx SpecContext) {
+	c.It("RATE-005", fmt.Sprintf("admits at most the key's limit when 10x the limit arrive at once over at least 64 connections within one window (%s), counting the suite's own requests admitted earlier in that window, and answers every request with 2xx or 429, because a limiter that over-admits under load does not limit (seed 000)", limitText()), func(ctx SpecContext) {
 		k.need()
 		b := runBurst(ctx)
 		lastBurst = b
 		Expect(b.other).To(BeEmpty(), "every request of the burst must get 2xx or 429")
 		Expect(b.admitted).To(BeNumerically("<=", k.limit), "requests admitted in one window (the burst plus the suite's own earlier requests of that window), limit %d", k.limit)
 	}, timeout())
-	c.ItShould("RATE-005", fmt.Sprintf("should admit the key's full limit when 10x the limit arrive at once within one window (%s), because a limiter that under-admits under load throttles clients that stay within their budget", limitText()), Offset(1), func(ctx SpecContext) {
+	c.ItShould("RATE-005", fmt.Sprintf("should admit the key's full limit when 10x the limit arrive at once within one window (%s), because a limiter that under-admits under load throttles clients that stay within their budget", limitText()), func(ctx SpecContext) {
 		k.need()
 		b := lastBurst
 		if b == nil {
