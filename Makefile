@@ -22,10 +22,21 @@ reference: build
 	$(BIN) reference --profile $(PROFILE) --addr 127.0.0.1:8080 --target-out $(REPORTS)/target-$(PROFILE).yaml
 
 # Every test: lint, unit tests (race detector on the concurrent packages),
-# the conformance run, the catalogue check and the mutant matrix.
-test: lint
+# the conformance run, the catalogue check, the mutant matrix, the MQTT and
+# container checks. Builds the Mosquitto plugin and the images first when
+# the host can; otherwise says why the tests that need them will skip.
+test: lint test-prereqs
 	$(GO) test -count=1 -timeout 25m ./...
-	$(GO) test -count=1 -race -timeout 10m ./reference/... ./spec/...
+	$(GO) test -count=1 -race -timeout 10m ./reference/... ./spec/... ./loadgen/...
+
+.PHONY: test-prereqs
+test-prereqs:
+	@if [ -f /usr/include/mosquitto_plugin.h ] && command -v gcc >/dev/null && command -v mosquitto >/dev/null; then \
+	  $(MAKE) --no-print-directory plugin; \
+	else echo "make test: mosquitto, mosquitto-dev or gcc missing: MQTT checks will skip with their reason (apt-get install mosquitto mosquitto-dev gcc)"; fi
+	@if docker info >/dev/null 2>&1 && [ -f $(PLUGIN) ]; then \
+	  $(MAKE) --no-print-directory images; \
+	else echo "make test: no Docker engine or no plugin: container checks will skip with their reason"; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -33,7 +44,7 @@ lint:
 	$(GO) vet ./...
 
 # Proof that every MUST check can fail: one run per reference fault.
-mutants:
+mutants: test-prereqs
 	$(GO) test -count=1 -v -run 'TestMutants|TestEveryMustCheckHasAMutant' ./cmd/authconform
 
 # key-valid against the reference and a bare net/http handler (each in its

@@ -59,7 +59,12 @@ func TestMutants(t *testing.T) {
 			}
 			p := mutantProfile(c, f)
 			js := filepath.Join(t.TempDir(), "r.json")
-			code, out, errOut := cli(t, "run", "--profile", string(p), "--env", env, "--fault", f.Name, "--label-filter", "area:"+c.Area+" && !needs:timing", "--json", js)
+			args := []string{"run", "--profile", string(p), "--env", env, "--fault", f.Name, "--label-filter", "area:" + c.Area + " && !needs:timing", "--json", js}
+			if c.LevelFor(p) != spec.MUST {
+				// A fault behind a SHOULD check fails the run only with --strict.
+				args = append(args, "--strict")
+			}
+			code, out, errOut := cli(t, args...)
 			if code != 1 {
 				t.Fatalf("run --fault %s exited %d, want 1 (check %s must fail)\n%s\n%s", f.Name, code, f.Check, out, errOut)
 			}
