@@ -2,6 +2,7 @@ package reference
 
 import (
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -73,22 +74,36 @@ func bearer(h string) (string, bool) {
 	return tok, printableASCII(tok)
 }
 
-// credentials collects the credentials of r by the profile's transports
-// and no others. present reports whether any credential header was sent
-// at all (for the "missing" body).
-func (s *Server) credentials(r *http.Request) (creds []credential, present bool, err *apiError) {
-	bad := fail(codeUnauthorized, "invalid credential")
+// Shared, never-modified errors of the hot path (fail would format and
+// allocate them on every request, successful ones included).
+var (
+	errInvalidCredential = fail(codeUnauthorized, "invalid credential")
+	errNoCredential      = fail(codeMissing, "no credential")
+)
+
+// credentialHeaders are the (canonical) header names credentials reads for
+// profile p: Authorization, then the profile's other transport, if any.
+func credentialHeaders(p spec.ProfileName, f faultSet) []string {
 	headers := []string{"Authorization"}
-	switch s.profile.Name {
+	switch p {
 	case spec.Roboticks:
-		if !s.faults.on(FaultRejectAltTransport) {
+		if !f.on(FaultRejectAltTransport) {
 			headers = append(headers, "X-Api-Key")
 		}
 	case spec.Iotistica:
 		headers = append(headers, "X-Device-Api-Key")
 	}
-	for _, h := range headers {
-		vals := r.Header.Values(h)
+	return headers
+}
+
+// credentials collects the credentials of r by the profile's transports
+// and no others into buf. present reports whether any credential header was
+// sent at all (for the "missing" body).
+func (s *Server) credentials(r *http.Request, buf *[2]credential) (creds []credential, present bool, err *apiError) {
+	bad := errInvalidCredential
+	creds = buf[:0]
+	for _, h := range s.credHeaders {
+		vals := r.Header[h] // h is canonical: same as r.Header.Values(h)
 		if len(vals) == 0 {
 			continue
 		}
@@ -133,15 +148,16 @@ func (s *Server) credentials(r *http.Request) (creds []credential, present bool,
 // authenticate resolves the request's principal. It never consumes a rate
 // limit budget: only authenticated principals are counted.
 func (s *Server) authenticate(r *http.Request, acc accept) (*principal, *apiError) {
-	creds, present, e := s.credentials(r)
+	var buf [2]credential
+	creds, present, e := s.credentials(r, &buf)
 	if e != nil {
 		return nil, e
 	}
 	if !present || len(creds) == 0 {
-		return nil, fail(codeMissing, "no credential")
+		return nil, errNoCredential
 	}
 	c := creds[0]
-	bad := fail(codeUnauthorized, "invalid credential")
+	bad := errInvalidCredential
 	p := s.profile
 	var pr *principal
 	switch {
@@ -187,7 +203,7 @@ func (s *Server) userKeyPrincipal(secret string) *principal {
 	if !ok {
 		return nil
 	}
-	return &principal{via: viaUserKey, user: u, keyID: k.id, org: u.org, limitK: "k:" + k.id, limit: k.limit, window: k.window}
+	return &principal{via: viaUserKey, user: u, keyID: k.id, org: u.org, limitK: k.limitKey, limit: k.limit, window: k.window}
 }
 
 func (s *Server) deviceKeyPrincipal(secret string) *principal {
@@ -198,7 +214,7 @@ func (s *Server) deviceKeyPrincipal(secret string) *principal {
 	if !ok || k.kind != kindDeviceKey || !s.keyUsable(k) {
 		return nil
 	}
-	return &principal{via: viaDeviceKey, keyID: k.id, agent: k.agent, org: k.org, limitK: "d:" + k.id, limit: k.limit, window: k.window}
+	return &principal{via: viaDeviceKey, keyID: k.id, agent: k.agent, org: k.org, limitK: k.limitKey, limit: k.limit, window: k.window}
 }
 
 func (s *Server) jwtPrincipal(tok string) *principal {
@@ -210,7 +226,7 @@ func (s *Server) jwtPrincipal(tok string) *principal {
 	if !ok {
 		return nil
 	}
-	return &principal{via: viaJWT, user: u, org: u.org, limitK: "u:" + u.id}
+	return &principal{via: viaJWT, user: u, org: u.org, limitK: u.limitKey}
 }
 
 // rateLimit spends one request of pr's budget, sets the X-RateLimit-*
@@ -226,16 +242,38 @@ func (s *Server) rateLimit(w http.ResponseWriter, pr *principal) bool {
 		if s.faults.on(FaultRemainingOffByOne) && d.Allowed {
 			rem-- // DELIBERATE DEFECT
 		}
-		h := w.Header()
-		h.Set(spec.HeaderRateLimit, strconv.Itoa(d.Limit))
-		h.Set(spec.HeaderRateRemaining, strconv.Itoa(rem))
-		h.Set(spec.HeaderRateReset, strconv.FormatInt(d.ResetUnix(), 10))
+		setRateLimitHeaders(w.Header(), d.Limit, rem, d.ResetUnix())
 	}
 	if !d.Allowed {
 		s.writeError(w, fail(codeRateLimited, "rate limited"), d.RetryAfter(s.now()))
 		return false
 	}
 	return true
+}
+
+// Canonical forms of the X-RateLimit-* header names (what Header.Set
+// would store), computed once.
+var (
+	canonRateLimit     = textproto.CanonicalMIMEHeaderKey(spec.HeaderRateLimit)
+	canonRateRemaining = textproto.CanonicalMIMEHeaderKey(spec.HeaderRateRemaining)
+	canonRateReset     = textproto.CanonicalMIMEHeaderKey(spec.HeaderRateReset)
+)
+
+// setRateLimitHeaders is h.Set of the three X-RateLimit-* headers with two
+// allocations: one string holding the three numbers, one backing array
+// for the three one-element value slices.
+func setRateLimitHeaders(h http.Header, limit, remaining int, reset int64) {
+	var b [64]byte
+	n := strconv.AppendInt(b[:0], int64(limit), 10)
+	i := len(n)
+	n = strconv.AppendInt(n, int64(remaining), 10)
+	j := len(n)
+	n = strconv.AppendInt(n, reset, 10)
+	str := string(n)
+	vs := []string{str[:i], str[i:j], str[j:]}
+	h[canonRateLimit] = vs[0:1:1]
+	h[canonRateRemaining] = vs[1:2:2]
+	h[canonRateReset] = vs[2:3:3]
 }
 
 // handlerFunc is an authenticated handler; it returns an error to render.

@@ -89,10 +89,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	writeJSONBytes(w, status, append(b, '\n'))
+}
+
+// encodingFailed is the body writeJSON writes when encoding fails.
+func encodingFailed() []byte { return []byte(`{"error":"encoding failed"}` + "\n") }
+
+// writeJSONBytes writes b (encoded JSON ending in "\n") with writeJSON's
+// headers. The header names are canonical, so assigning them is what
+// Header.Set does; one backing array serves both values.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	vs := []string{"application/json", "nosniff"}
+	h := w.Header()
+	h["Content-Type"] = vs[0:1:1]
+	h["X-Content-Type-Options"] = vs[1:2:2]
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 // writeError renders e in the profile's dialect. retryAfter is used for 429.

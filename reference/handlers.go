@@ -1,9 +1,11 @@
 package reference
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,7 +98,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.writeError(sw, fail(codeInternal, "internal error"), 0)
 				}
 			}
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+			// Enabled first: the arguments allocate even when debug is off.
+			// (Logger.Debug checks with context.Background() too.)
+			if s.log.Enabled(context.Background(), slog.LevelDebug) {
+				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+			}
 		}()
 		if s.faults.on(FaultPanicOnLongHeader) {
 			for _, vs := range r.Header {
@@ -107,7 +113,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 		}
-		if r.Body != nil {
+		// http.NoBody (what the server gives a request without a body)
+		// always reads EOF: no limit to enforce.
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
 		}
 		next.ServeHTTP(sw, r)
@@ -423,13 +431,14 @@ func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, pr *principa
 	if !s.sameOrg(pr, org) {
 		return fail(codeForbidden, "no access to organization")
 	}
-	out := []fixtures.Device{}
-	for _, d := range s.st.devices {
+	var sel deviceSet
+	for i := range s.st.devices {
+		d := &s.st.devices[i]
 		if d.Org == org && s.projectVisible(pr, org, d.Project) {
-			out = append(out, d)
+			sel.add(i)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeDevices(w, &sel)
 	return nil
 }
 
@@ -438,13 +447,14 @@ func (s *Server) projectDevices(w http.ResponseWriter, r *http.Request, pr *prin
 	if !s.projectVisible(pr, org, project) {
 		return fail(codeForbidden, "no access to project")
 	}
-	out := []fixtures.Device{}
-	for _, d := range s.st.devices {
+	var sel deviceSet
+	for i := range s.st.devices {
+		d := &s.st.devices[i]
 		if d.Org == org && d.Project == project {
-			out = append(out, d)
+			sel.add(i)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeDevices(w, &sel)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,9 +77,11 @@ type Server struct {
 	keys    *jwtKeys
 	lic     licenseState
 	limiter *ratelimit.Limiter
-	st      *store
-	fix     *fixtures.Data
-	handler http.Handler
+	// credHeaders are the headers credentials reads (fixed by profile and faults).
+	credHeaders []string
+	st          *store
+	fix         *fixtures.Data
+	handler     http.Handler
 }
 
 // New builds a Server from cfg and loads the fixtures.
@@ -129,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 	if s.fix, err = fixtures.For(p.Name); err != nil {
 		return nil, err
 	}
+	s.credHeaders = credentialHeaders(p.Name, fs)
 	s.st = s.load(s.fix)
 	s.handler = s.routes()
 	attrs := []any{"jwtAlg", s.keys.alg, "faults", strings.Join(cfg.Faults, ",")}
@@ -149,11 +153,11 @@ func (s *Server) load(d *fixtures.Data) *store {
 		users: map[string]*user{}, byEmail: map[string]*user{},
 		keys: map[[32]byte]*apiKey{}, keysByID: map[string]*apiKey{},
 		agents: map[string]*agent{}, prov: map[[32]byte]*provKey{}, families: map[string]*family{},
-		orgs: map[string]fixtures.Org{}, devices: d.Devices, workspaces: d.Workspaces, clients: d.Clients,
+		orgs: map[string]fixtures.Org{}, devices: slices.Clone(d.Devices), workspaces: d.Workspaces, clients: d.Clients,
 	}
 	now := s.now()
 	for _, u := range d.Users {
-		x := &user{id: u.ID, email: u.Email, hash: u.PasswordHash, org: u.Org, role: u.Role, projects: map[string]bool{}}
+		x := &user{id: u.ID, email: u.Email, hash: u.PasswordHash, org: u.Org, role: u.Role, projects: map[string]bool{}, limitKey: "u:" + u.ID}
 		for _, p := range u.Projects {
 			x.projects[p] = true
 		}
@@ -190,6 +194,10 @@ func (s *Server) addKeyLocked(st *store, k *apiKey, secret string) {
 			prefix = s.profile.DeviceKeyPrefix
 		}
 		k.matchPrefix = matchPrefixOf(secret, prefix)
+	}
+	k.limitKey = "k:" + k.id
+	if k.kind == kindDeviceKey {
+		k.limitKey = "d:" + k.id
 	}
 	st.keys[k.hash] = k
 	st.keysByID[k.id] = k

@@ -25,6 +25,7 @@ type user struct {
 	org             string
 	role            fixtures.Role
 	projects        map[string]bool
+	limitKey        string // rate-limit bucket of its JWTs: "u:" + id
 }
 
 func (u *user) admin() bool { return u.role == fixtures.RoleAdmin }
@@ -45,6 +46,7 @@ type apiKey struct {
 	limit    int
 	window   time.Duration
 	created  time.Time
+	limitKey string // rate-limit bucket: "k:" + id (user keys), "d:" + id (device keys)
 
 	leaked      string
 	matchPrefix string
@@ -82,9 +84,20 @@ type store struct {
 	devices    []fixtures.Device
 	workspaces []fixtures.Workspace
 	clients    []fixtures.Client
+	devCache   deviceCache // encoded device lists; devices never change
 }
 
-func hashSecret(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+// hashBufLen is the length up to which hashSecret copies the secret into a
+// stack buffer instead of allocating.
+const hashBufLen = 128
+
+func hashSecret(s string) [32]byte {
+	if len(s) <= hashBufLen {
+		var buf [hashBufLen]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
