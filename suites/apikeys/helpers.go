@@ -3,7 +3,6 @@ package apikeys
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 
@@ -14,19 +13,9 @@ import (
 	"github.com/authconform/authconform/suites/framework"
 )
 
-// jwtCache holds the admin's access token per profile context so that the
-// iotistica specs log in once per run (bcrypt is slow on a shared machine).
-var jwtCache = map[*framework.Ctx]string{}
-
-// adminJWT returns an access token of the admin, logging in on first use.
+// adminJWT returns an access token of the admin (one login per run).
 func adminJWT(c *framework.Ctx, cl *framework.Client) string {
-	if tok, ok := jwtCache[c]; ok {
-		cl.AddSecret(tok)
-		return tok
-	}
-	tok := c.Login(cl, c.Target().Principals.Admin).Access
-	jwtCache[c] = tok
-	return tok
+	return c.CachedLogin(cl, c.Target().Principals.Admin)
 }
 
 // adminHeaders authenticate the admin for key management: the admin's API
@@ -38,14 +27,7 @@ func adminHeaders(c *framework.Ctx, cl *framework.Client) http.Header {
 	return framework.Cred(spec.TransportBearer, adminJWT(c, cl))
 }
 
-func base62(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
-	}
-	return string(b)
-}
+func base62(n int) string { return framework.RandomBase62(n) }
 
 // newKey is a key created by the admin for the checks.
 type newKey struct {

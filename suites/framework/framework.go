@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 
@@ -27,6 +28,9 @@ type Ctx struct {
 	Env     Env
 	// used records the check IDs for which a spec was declared (build time).
 	used map[string]bool
+
+	mu     sync.Mutex
+	tokens map[string]string // CachedLogin: email -> access token
 }
 
 // Target is the target description of the environment.

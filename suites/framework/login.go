@@ -2,6 +2,7 @@ package framework
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -45,4 +46,36 @@ func ParseTokens(l *spec.Login, r *Resp) Tokens {
 		t.ExpiresIn = int64(f)
 	}
 	return t
+}
+
+// CachedLogin returns an access token of p, logging in on the first call
+// per context and principal only: login is bound by password hashing, so
+// specs that merely need a valid JWT share one. The token is masked in
+// cl's transcripts.
+func (c *Ctx) CachedLogin(cl *Client, p spec.Principal) string {
+	c.mu.Lock()
+	tok, ok := c.tokens[p.Email]
+	c.mu.Unlock()
+	if !ok {
+		tok = c.Login(cl, p).Access
+		c.mu.Lock()
+		if c.tokens == nil {
+			c.tokens = map[string]string{}
+		}
+		c.tokens[p.Email] = tok
+		c.mu.Unlock()
+	}
+	cl.AddSecret(tok)
+	return tok
+}
+
+// RandomBase62 draws n random letters and digits, the alphabet of API key
+// bodies, for unknown but well-formed keys.
+func RandomBase62(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
 }

@@ -43,19 +43,9 @@ func subjectOf(c *framework.Ctx) keySubject {
 		Transports: []spec.Transport{spec.TransportDeviceKey}, What: "device 0's API key"}
 }
 
-// jwtCache holds the admin's access token per profile context so that the
-// iotistica specs log in once per run (bcrypt is slow on a shared machine).
-var jwtCache = map[*framework.Ctx]string{}
-
-// adminJWT returns an access token of the admin, logging in on first use.
+// adminJWT returns an access token of the admin (one login per run).
 func adminJWT(c *framework.Ctx, cl *framework.Client) string {
-	if tok, ok := jwtCache[c]; ok {
-		cl.AddSecret(tok)
-		return tok
-	}
-	tok := c.Login(cl, c.Target().Principals.Admin).Access
-	jwtCache[c] = tok
-	return tok
+	return c.CachedLogin(cl, c.Target().Principals.Admin)
 }
 
 // adminCred returns the admin's credential sent by transport tr: the user

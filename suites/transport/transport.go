@@ -7,7 +7,6 @@ package transport
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -27,14 +26,7 @@ import (
 var challenge = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+( .*)?$")
 
 // base62 draws n random letters and digits for unknown keys.
-func base62(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
-	}
-	return string(b)
-}
+func base62(n int) string { return framework.RandomBase62(n) }
 
 // unknownKey is a well-formed key with the right prefix that nobody owns.
 func unknownKey(s keySubject) string {
