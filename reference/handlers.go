@@ -431,10 +431,20 @@ func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, pr *principa
 	if !s.sameOrg(pr, org) {
 		return fail(codeForbidden, "no access to organization")
 	}
+	// projectVisible depends only on (pr, org, project): decide it once per
+	// run of devices of the same project.
 	var sel deviceSet
+	var last string
+	var known, visible bool
 	for i := range s.st.devices {
 		d := &s.st.devices[i]
-		if d.Org == org && s.projectVisible(pr, org, d.Project) {
+		if d.Org != org {
+			continue
+		}
+		if !known || d.Project != last {
+			last, known, visible = d.Project, true, s.projectVisible(pr, org, d.Project)
+		}
+		if visible {
 			sel.add(i)
 		}
 	}
