@@ -66,7 +66,7 @@ type Client struct {
 	Secrets []string
 	HTTP    *http.Client
 
-	mu *sync.Mutex // guards Secrets; shared by copies made with For
+	mu sync.Mutex // guards Secrets
 }
 
 // DefaultTimeout bounds one request of a spec.
@@ -81,7 +81,7 @@ func NewClient(p *spec.Profile, t *spec.Target) *Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}, mu: &sync.Mutex{}}
+	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}}
 }
 
 // Client returns a client for the context's target.
@@ -95,7 +95,7 @@ func (cl *Client) For(t *spec.Target) *Client {
 	cl.mu.Lock()
 	secrets := append(append([]string(nil), cl.Secrets...), t.Secrets()...)
 	cl.mu.Unlock()
-	return &Client{Profile: cl.Profile, BaseURL: t.BaseURL, Secrets: secrets, HTTP: cl.HTTP, mu: &sync.Mutex{}}
+	return &Client{Profile: cl.Profile, BaseURL: t.BaseURL, Secrets: secrets, HTTP: cl.HTTP}
 }
 
 // AddSecret masks s in every later transcript (tokens obtained by login).
