@@ -82,21 +82,39 @@ func serveReference(p spec.ProfileName, targetOut, cpuprofile string) int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	ctx := context.Background()
-	run, err := reference.Start(ctx, reference.Config{Profile: p, RateLimit: 1 << 30, RateWindow: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
+	s, err := reference.New(reference.Config{Profile: p, RateLimit: 1 << 30, RateWindow: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: reference: %v\n", err)
 		return 1
 	}
-	defer run.Close()
-	if err := run.Target.WriteFile(targetOut); err != nil {
+	url, err := serve(s.Handler())
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		return 1
 	}
-	fmt.Println(run.URL)
+	if err := s.Target(url).WriteFile(targetOut); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	fmt.Println(url)
 	waitForParent()
 	return 0
+}
+
+// serve runs h on a loopback listener with the reference's own server
+// settings (reference.Start), for both the reference and the bare handler:
+// the two differ only in their handler, so the ratio measures what
+// authentication, rate limiting and tenancy cost, not server tuning.
+func serve(h http.Handler) (string, error) {
+	srv := &http.Server{Handler: h, MaxHeaderBytes: reference.MaxHeaderBytes,
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	ln, err := listen()
+	if err != nil {
+		return "", err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
 }
 
 // serveBare answers every request with the same bytes the reference sends
@@ -111,14 +129,12 @@ func serveBare(bodyFile string) int {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	ln, err := listen()
+	url, err := serve(h)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		return 1
 	}
-	go func() { _ = srv.Serve(ln) }()
-	fmt.Println("http://" + ln.Addr().String())
+	fmt.Println(url)
 	waitForParent()
 	return 0
 }
