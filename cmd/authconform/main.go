@@ -73,8 +73,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)
-		fmt.Fprintf(stderr, "Usage of authconform %s:\n", fs.Name())
+		fmt.Fprintf(stderr, "authconform %s: %s\n\nUsage of authconform %s:\n", fs.Name(), commands[fs.Name()].summary, fs.Name())
 		fs.PrintDefaults()
+		fmt.Fprintln(stderr, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error.")
 		return exitOK, false
 	}
 	if err != nil {

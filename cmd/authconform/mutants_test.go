@@ -69,6 +69,8 @@ func TestMutants(t *testing.T) {
 				t.Fatalf("run --fault %s exited %d, want 1 (check %s must fail)\n%s\n%s", f.Name, code, f.Check, out, errOut)
 			}
 			r := readRunReport(t, js)
+			raw, _ := os.ReadFile(js)
+			assertNoSecrets(t, string(raw)+out+errOut, "report of --fault "+f.Name)
 			allowed := map[string]bool{f.Check: true}
 			// AlsoBreaks lists the other checks the defect legitimately
 			// breaks (one defect seen by two checks). Any other failure is
