@@ -167,9 +167,11 @@ func mask(secret, prefix string) string {
 
 func printHint(w io.Writer, run *reference.Running, targetOut string) {
 	t, p := run.Target, run.Server.Profile()
-	where := "the full keys are in the file given with --target-out"
+	// Keys and passwords never go to the log, not even the fixtures':
+	// the hint names where to find them.
+	where := "the full keys and passwords are in the file given with --target-out"
 	if targetOut != "" {
-		where = "the full keys are in " + targetOut
+		where = "the full keys and passwords are in " + targetOut
 	}
 	base := run.URL + p.BasePath
 	fmt.Fprintf(w, "\nHow to call it (%s; %s):\n", p.Name, where)
@@ -178,14 +180,14 @@ func printHint(w io.Writer, run *reference.Running, targetOut string) {
 		k := mask(t.Principals.Admin.APIKey, p.UserKeyPrefix)
 		fmt.Fprintf(w, "  curl -H \"Authorization: Bearer %s\" %s/organizations/acme/devices\n", k, base)
 		fmt.Fprintf(w, "  curl -H \"X-API-Key: %s\" %s/organizations/acme/projects/warehouse/devices\n", k, base)
-		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"user@example.com\",\"password\":\"your-password\"}' %s/auth/login\n", base)
+		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"<principals.admin.password>\"}' %s/auth/login\n", t.Principals.Admin.Email, base)
 	case spec.Rigbox:
 		fmt.Fprintf(w, "  curl %s/workspaces -H \"Authorization: Bearer %s\"\n", base, mask(t.Principals.Admin.APIKey, p.UserKeyPrefix))
 		fmt.Fprintf(w, "  curl %s/capacity    (public)\n", base)
 	case spec.RequestRocket:
 		fmt.Fprintf(w, "  curl -X GET \"%s/clients\" -H \"Authorization: %s\"\n", base, mask(t.Principals.Admin.APIKey, p.UserKeyPrefix))
 	case spec.Iotistica:
-		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"user@example.com\",\"password\":\"your-password\"}' %s/auth/login\n", base)
+		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"<principals.admin.password>\"}' %s/auth/login\n", t.Principals.Admin.Email, base)
 		fmt.Fprintf(w, "  curl -H \"Authorization: Bearer <accessToken>\" %s/agents\n", base)
 		if len(t.Devices) > 0 {
 			fmt.Fprintf(w, "  curl -H \"X-Device-API-Key: %s\" %s/device/%s/state\n", mask(t.Devices[0].APIKey, p.DeviceKeyPrefix), base, t.Devices[0].UUID)

@@ -56,48 +56,55 @@ func TestReferenceHelpListsFaults(t *testing.T) {
 }
 
 func TestReferenceServesAndWritesTarget(t *testing.T) {
-	dir := t.TempDir()
-	tf := filepath.Join(dir, "t.json")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	done := make(chan int)
-	go func() {
-		done <- runReferenceCtx(ctx, []string{"--profile", "requestrocket", "--addr", "127.0.0.1:0", "--target-out", tf}, &out, &errb)
-	}()
-	var tg *spec.Target
-	for i := 0; i < 200; i++ {
-		if t2, err := spec.LoadTarget(tf); err == nil {
-			tg = t2
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if tg == nil {
-		cancel()
-		<-done
-		t.Fatalf("no target file; stderr %s", errb.String())
-	}
-	if st, _ := os.Stat(tf); st.Mode().Perm() != 0o600 {
-		t.Errorf("target file mode %v", st.Mode().Perm())
-	}
-	req, _ := http.NewRequest(http.MethodGet, tg.BaseURL+"/api/clients", nil)
-	req.Header.Set("Authorization", tg.Principals.Admin.APIKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("GET /api/clients: %v %v", err, res)
-	}
-	res.Body.Close()
-	cancel()
-	if code := <-done; code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	log := errb.String()
-	if !strings.Contains(log, "listening on http://") || !strings.Contains(log, "curl") {
-		t.Errorf("log lacks the listening line or the hint: %s", log)
-	}
-	for _, s := range tg.Secrets() {
-		if strings.Contains(log, s) {
-			t.Fatalf("a secret (%.6s…) is printed", s)
-		}
+	// Every profile: the start-up hint must never print a fixture secret.
+	for _, p := range spec.AllProfiles {
+		t.Run(string(p), func(t *testing.T) {
+			dir := t.TempDir()
+			tf := filepath.Join(dir, "t.json")
+			ctx, cancel := context.WithCancel(context.Background())
+			var out, errb bytes.Buffer
+			done := make(chan int)
+			go func() {
+				done <- runReferenceCtx(ctx, []string{"--profile", string(p), "--addr", "127.0.0.1:0", "--target-out", tf}, &out, &errb)
+			}()
+			var tg *spec.Target
+			for i := 0; i < 200; i++ {
+				if t2, err := spec.LoadTarget(tf); err == nil {
+					tg = t2
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if tg == nil {
+				cancel()
+				<-done
+				t.Fatalf("no target file; stderr %s", errb.String())
+			}
+			if st, _ := os.Stat(tf); st.Mode().Perm() != 0o600 {
+				t.Errorf("target file mode %v", st.Mode().Perm())
+			}
+			if p == spec.RequestRocket {
+				req, _ := http.NewRequest(http.MethodGet, tg.BaseURL+"/api/clients", nil)
+				req.Header.Set("Authorization", tg.Principals.Admin.APIKey)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil || res.StatusCode != 200 {
+					t.Fatalf("GET /api/clients: %v %v", err, res)
+				}
+				res.Body.Close()
+			}
+			cancel()
+			if code := <-done; code != exitOK {
+				t.Fatalf("exit %d", code)
+			}
+			log := errb.String()
+			if !strings.Contains(log, "listening on http://") || !strings.Contains(log, "curl") {
+				t.Errorf("log lacks the listening line or the hint: %s", log)
+			}
+			for _, s := range tg.Secrets() {
+				if strings.Contains(log, s) {
+					t.Fatalf("a secret (%.6s…) is printed", s)
+				}
+			}
+		})
 	}
 }
