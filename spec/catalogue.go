@@ -22,11 +22,12 @@ const (
 type Need string
 
 const (
-	NeedMQTT       Need = "mqtt"       // a broker wired to the target
-	NeedDeployment Need = "deployment" // the suite chooses the target's JWT keys, license, ...
-	NeedTiming     Need = "timing"     // a long statistical timing run; out of the default run
-	NeedLogin      Need = "login"      // the profile has a login endpoint
-	NeedKeys       Need = "keys"       // the profile has a key-creation endpoint
+	NeedMQTT       Need = "mqtt"        // a broker wired to the target
+	NeedDeployment Need = "deployment"  // the suite chooses the target's JWT keys, license, ...
+	NeedSigningKey Need = "signing-key" // the suite can sign tokens the target accepts: control.jwtSecret / jwtPrivateKey, or a deployment
+	NeedTiming     Need = "timing"      // a long statistical timing run; out of the default run
+	NeedLogin      Need = "login"       // the profile has a login endpoint
+	NeedKeys       Need = "keys"        // the profile has a key-creation endpoint
 )
 
 // Check is one entry of the catalogue.

@@ -183,6 +183,11 @@ func (c *Ctx) missing(ch spec.Check) string {
 			if c.Target().MQTT == nil {
 				return "needs an MQTT broker wired to the target: use --env containers or --env exec, or set mqtt.address in the target file"
 			}
+		case spec.NeedSigningKey:
+			ct := c.Target().Control
+			if !c.Env.CanDeploy() && ct.JWTSecret == "" && ct.JWTPrivateKey == "" {
+				return "needs a key the target accepts tokens from: set control.jwtSecret (HS256) or control.jwtPrivateKey (RS256) in the target file, or use an environment the suite deploys"
+			}
 		case spec.NeedDeployment:
 			if !c.Env.CanDeploy() {
 				return fmt.Sprintf("needs control of the deployment (JWT keys, license); the %s environment does not give it: use the embedded or containers environment", c.Env.Name())

@@ -3,6 +3,7 @@ package framework
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -155,7 +156,10 @@ func specResult(sr types.SpecReport, secrets []string) SpecResult {
 		res.Status = Skipped
 		res.Reason = sr.Failure.Message
 		if res.Reason == "" {
-			res.Reason = "not selected by the label filter (the default leaves out needs:timing checks; select them with --label-filter needs:timing)"
+			res.Reason = "not selected by the label filter"
+			if slices.Contains(sr.Labels(), NeedLabel(spec.NeedTiming)) {
+				res.Reason += " (timing checks are out of the default run; select them with --label-filter needs:timing)"
+			}
 		}
 	default:
 		res.Status = Failed

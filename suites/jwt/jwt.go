@@ -233,16 +233,29 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		Expect(header(tok)["alg"]).To(Equal("HS256"), "a deployment given JWT_SECRET must issue HS256 tokens")
 		return dcl, tok, secret
 	}
-	// resigned signs tok's claims after edit with secret, masks it, and
-	// checks the control: the same claims unedited are accepted, so the
-	// suite really holds the deployment's key.
-	resign := func(dcl *framework.Client, tok, secret string, edit func(m map[string]any)) string {
+	// signing returns a target whose signing key the suite holds: the
+	// target itself when its file gives control.jwtSecret or
+	// control.jwtPrivateKey, else a fresh HS256 deployment. It returns a
+	// client for it, a genuine admin token, and the HS256 secret or the
+	// RS256 private key (PEM).
+	signing := func(ctx context.Context) (dcl *framework.Client, tok, secret, priv string) {
 		GinkgoHelper()
-		same, err := forge.Resign(tok, secret, "", func(map[string]any) {})
+		if ct := c.Target().Control; ct.JWTSecret != "" || ct.JWTPrivateKey != "" {
+			return cl, login(c, cl, c.Target().Principals.Admin).Access, ct.JWTSecret, ct.JWTPrivateKey
+		}
+		dcl, tok, secret = hsDeploy(ctx)
+		return dcl, tok, secret, ""
+	}
+	// resigned signs tok's claims after edit with the known key, masks it,
+	// and checks the control: the same claims unedited are accepted, so the
+	// suite really holds the target's key.
+	resign := func(dcl *framework.Client, tok, secret, priv string, edit func(m map[string]any)) string {
+		GinkgoHelper()
+		same, err := forge.Resign(tok, secret, priv, func(map[string]any) {})
 		Expect(err).NotTo(HaveOccurred())
 		dcl.AddSecret(secretsOf(same)...)
-		Expect(bearerGet(dcl, protected(), same)).To(framework.HaveStatus(http.StatusOK), "control: the token re-signed with the deployment's JWT_SECRET and unchanged claims must be accepted")
-		out, err := forge.Resign(tok, secret, "", edit)
+		Expect(bearerGet(dcl, protected(), same)).To(framework.HaveStatus(http.StatusOK), "control: the token re-signed with the target's signing key and unchanged claims must be accepted")
+		out, err := forge.Resign(tok, secret, priv, edit)
 		Expect(err).NotTo(HaveOccurred())
 		dcl.AddSecret(secretsOf(out)...)
 		return out
@@ -266,9 +279,9 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		{61 * time.Second, 401, "the leeway for clock skew may be at most 60 s"},
 		{5 * time.Second, 200, "a few seconds of clock-skew leeway keep clients with slightly fast clocks working"},
 	} {
-		c.It("JWT-006", fmt.Sprintf("answers %d to a token validly signed with the deployment's JWT_SECRET whose exp lies %d s in the past, because %s", row.want, int(row.ago.Seconds()), row.why), func(ctx SpecContext) {
-			dcl, tok, secret := hsDeploy(ctx)
-			forged := resign(dcl, tok, secret, expiredBy(row.ago))
+		c.It("JWT-006", fmt.Sprintf("answers %d to a token validly signed with the target's own signing key whose exp lies %d s in the past, because %s", row.want, int(row.ago.Seconds()), row.why), func(ctx SpecContext) {
+			dcl, tok, secret, priv := signing(ctx)
+			forged := resign(dcl, tok, secret, priv, expiredBy(row.ago))
 			r := bearerGet(dcl, protected(), forged)
 			if row.want == 401 {
 				Expect(r).To(c.Be401())
@@ -279,14 +292,14 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- JWT-007
-	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET but without exp, because a token that never expires cannot be contained once leaked (RFC 8725)", func(ctx SpecContext) {
-		dcl, tok, secret := hsDeploy(ctx)
-		forged := resign(dcl, tok, secret, func(m map[string]any) { delete(m, "exp") })
+	c.It("JWT-007", "should answer 401 to a token validly signed with the target's own signing key but without exp, because a token that never expires cannot be contained once leaked (RFC 8725)", func(ctx SpecContext) {
+		dcl, tok, secret, priv := signing(ctx)
+		forged := resign(dcl, tok, secret, priv, func(m map[string]any) { delete(m, "exp") })
 		Expect(bearerGet(dcl, protected(), forged)).To(c.Be401())
 	}, SpecTimeout(60*time.Second))
-	c.It("JWT-007", "should answer 401 to a token validly signed with the deployment's JWT_SECRET whose nbf lies 5 minutes in the future, because it is not valid yet (RFC 7519 §4.1.5)", func(ctx SpecContext) {
-		dcl, tok, secret := hsDeploy(ctx)
-		forged := resign(dcl, tok, secret, func(m map[string]any) { m["nbf"] = time.Now().Add(5 * time.Minute).Unix() })
+	c.It("JWT-007", "should answer 401 to a token validly signed with the target's own signing key whose nbf lies 5 minutes in the future, because it is not valid yet (RFC 7519 §4.1.5)", func(ctx SpecContext) {
+		dcl, tok, secret, priv := signing(ctx)
+		forged := resign(dcl, tok, secret, priv, func(m map[string]any) { m["nbf"] = time.Now().Add(5 * time.Minute).Unix() })
 		Expect(bearerGet(dcl, protected(), forged)).To(c.Be401())
 	}, SpecTimeout(60*time.Second))
 
