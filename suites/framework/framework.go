@@ -26,8 +26,10 @@ import (
 type Ctx struct {
 	Profile *spec.Profile
 	Env     Env
-	// used records the check IDs for which a spec was declared (build time).
-	used map[string]bool
+	// used records the check IDs for which a spec was declared, specCount
+	// how many (build time; every spec goes through It/ItShould).
+	used      map[string]bool
+	specCount map[string]int
 
 	mu     sync.Mutex
 	tokens map[string]string // CachedLogin: email -> access token
@@ -78,6 +80,7 @@ func Build(ctxs []*Ctx) {
 		c := c
 		if c.used == nil {
 			c.used = map[string]bool{}
+			c.specCount = map[string]int{}
 		}
 		Describe(string(c.Name()), Label(ProfileLabel(c.Name())), func() {
 			for _, a := range areas {
@@ -139,6 +142,7 @@ func (c *Ctx) check(id string) spec.Check {
 	}
 	if c.used != nil {
 		c.used[id] = true
+		c.specCount[id]++
 	}
 	return ch
 }

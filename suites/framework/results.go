@@ -99,43 +99,64 @@ func Collect(r types.Report, ctxs []*Ctx, secrets []string) []CheckResult {
 	var out []CheckResult
 	for _, c := range ctxs {
 		for _, ch := range spec.ChecksFor(c.Name()) {
-			level := ch.LevelFor(c.Name())
-			cr := CheckResult{ID: ch.ID, Profile: string(c.Name()), Level: string(level), Area: ch.Area, Title: ch.Title, Source: ch.Source}
-			srs := specs[key{string(c.Name()), ch.ID}]
-			var ownFail, allSkipped = false, true
-			var reasons []string
-			for _, sr := range srs {
-				res := specResult(sr, secrets)
-				cr.Specs = append(cr.Specs, res)
-				cr.DurationMs += res.DurationMs
-				switch res.Status {
-				case Failed:
-					if res.Level == string(level) {
-						ownFail = true
-						reasons = append(reasons, res.Text+": "+res.Reason)
-					} else {
-						cr.ShouldFailures = append(cr.ShouldFailures, res.Text+": "+res.Reason)
-					}
-					allSkipped = false
-				case Passed:
-					allSkipped = false
-				}
-			}
-			switch {
-			case len(srs) == 0:
-				cr.Status, cr.Reason = Skipped, "no spec selected for this check (label filter or area not linked)"
-			case ownFail:
-				cr.Status, cr.Reason = Failed, strings.Join(reasons, "\n")
-			case allSkipped:
-				cr.Status = Skipped
-				cr.Reason = firstReason(cr.Specs)
-			default:
-				cr.Status = Passed
-			}
-			out = append(out, cr)
+			out = append(out, aggregate(ch, c.Name(), specs[key{string(c.Name()), ch.ID}], secrets))
 		}
 	}
 	return out
+}
+
+// aggregate is the verdict on check ch in profile p from its specs: failed
+// when a spec of the check's own level failed, skipped when every spec was
+// skipped (or none was selected), passed otherwise; failed SHOULD parts of
+// a MUST check are listed in ShouldFailures.
+func aggregate(ch spec.Check, p spec.ProfileName, srs []types.SpecReport, secrets []string) CheckResult {
+	level := ch.LevelFor(p)
+	cr := CheckResult{ID: ch.ID, Profile: string(p), Level: string(level), Area: ch.Area, Title: ch.Title, Source: ch.Source}
+	ownFail, allSkipped := false, true
+	var reasons []string
+	for _, sr := range srs {
+		res := specResult(sr, secrets)
+		cr.Specs = append(cr.Specs, res)
+		cr.DurationMs += res.DurationMs
+		switch res.Status {
+		case Failed:
+			if res.Level == string(level) {
+				ownFail = true
+				reasons = append(reasons, res.Text+": "+res.Reason)
+			} else {
+				cr.ShouldFailures = append(cr.ShouldFailures, res.Text+": "+res.Reason)
+			}
+			allSkipped = false
+		case Passed:
+			allSkipped = false
+		}
+	}
+	switch {
+	case len(srs) == 0:
+		cr.Status, cr.Reason = Skipped, "no spec selected for this check (label filter or area not linked)"
+	case ownFail:
+		cr.Status, cr.Reason = Failed, strings.Join(reasons, "\n")
+	case allSkipped:
+		cr.Status = Skipped
+		cr.Reason = firstReason(cr.Specs)
+	default:
+		cr.Status = Passed
+	}
+	return cr
+}
+
+// CheckLine is the one progress line printed when a check's last spec
+// has finished.
+func CheckLine(cr CheckResult) string {
+	mark := map[string]string{Passed: "PASS", Failed: "FAIL", Skipped: "SKIP"}[cr.Status]
+	line := fmt.Sprintf("%s %-13s %-9s %-6s %s (%d specs, %dms)", mark, cr.Profile, cr.ID, cr.Level, cr.Title, len(cr.Specs), cr.DurationMs)
+	switch {
+	case cr.Status != Passed && cr.Reason != "":
+		line += " — " + firstLine(cr.Reason)
+	case len(cr.ShouldFailures) > 0:
+		line += " — SHOULD part not met: " + firstLine(cr.ShouldFailures[0])
+	}
+	return line
 }
 
 func firstReason(ss []SpecResult) string {

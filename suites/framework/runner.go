@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
+
+	"github.com/authconform/authconform/spec"
 )
 
 // DefaultLabelFilter keeps the long statistical timing checks out of the
@@ -18,7 +20,8 @@ const DefaultLabelFilter = "!needs:timing"
 type RunOptions struct {
 	// LabelFilter is a Ginkgo label expression ("" = DefaultLabelFilter).
 	LabelFilter string
-	// Progress receives one line per finished spec (nil = none).
+	// Progress receives one line per check as its last spec finishes
+	// (nil = none); with Verbose also one line per spec.
 	Progress io.Writer
 	// Secrets are masked in progress lines and results.
 	Secrets []string
@@ -36,9 +39,29 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
 	gomega.RegisterFailHandler(Fail)
 	Build(ctxs)
 	var report types.Report
+	byProfile := map[string]*Ctx{}
+	for _, c := range ctxs {
+		byProfile[string(c.Name())] = c
+	}
+	type key struct{ profile, id string }
+	finished := map[key][]types.SpecReport{}
 	ReportAfterEach(func(sr types.SpecReport) {
-		if o.Progress != nil && sr.LeafNodeType == types.NodeTypeIt {
-			fmt.Fprintln(o.Progress, ProgressLine(sr, o.Secrets))
+		if o.Progress == nil || sr.LeafNodeType != types.NodeTypeIt {
+			return
+		}
+		if o.Verbose {
+			fmt.Fprintln(o.Progress, "  "+ProgressLine(sr, o.Secrets))
+		}
+		labels := sr.Labels()
+		k := key{labelValue(labels, "profile:"), CheckIDOf(labels)}
+		c := byProfile[k.profile]
+		if c == nil || k.id == "" {
+			return
+		}
+		finished[k] = append(finished[k], sr)
+		if len(finished[k]) == c.specCount[k.id] {
+			ch, _ := spec.Lookup(k.id)
+			fmt.Fprintln(o.Progress, CheckLine(aggregate(ch, c.Name(), finished[k], o.Secrets)))
 		}
 	})
 	ReportAfterSuite("authconform results", func(r types.Report) { report = r })
