@@ -3,10 +3,27 @@ package loadgen
 import (
 	"errors"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // poolWait bounds how long a request waits for a free credential.
 const poolWait = time.Minute
+
+// takeFree waits for a free credential of a pool (refresh chains, MQTT
+// devices). It returns vegeta.ErrNoTargets once done is closed, and
+// ErrPoolStalled after poolWait, which stops the attack rather than hang it.
+func takeFree[T any](free <-chan T, done <-chan struct{}) (T, error) {
+	var zero T
+	select {
+	case c := <-free:
+		return c, nil
+	case <-done:
+		return zero, vegeta.ErrNoTargets
+	case <-time.After(poolWait):
+		return zero, ErrPoolStalled
+	}
+}
 
 // Sentinel errors, matched with errors.Is.
 var (

@@ -69,13 +69,9 @@ func prepareMQTT(ctx context.Context, e *env) (*plan, error) {
 	}
 	done := make(chan struct{})
 	targeter := func(t *vegeta.Target) error {
-		var c *mqttClient
-		select {
-		case c = <-free:
-		case <-done:
-			return vegeta.ErrNoTargets
-		case <-time.After(poolWait):
-			return ErrPoolStalled // stops the attack rather than hang it
+		c, err := takeFree(free, done)
+		if err != nil {
+			return err
 		}
 		*t = vegeta.Target{Method: "CONNECT", URL: broker + "#d=" + strconv.Itoa(c.id)}
 		return nil

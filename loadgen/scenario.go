@@ -450,13 +450,9 @@ func prepareRefresh(ctx context.Context, e *env) (*plan, error) {
 	}
 	done := make(chan struct{})
 	targeter := func(t *vegeta.Target) error {
-		var c *chain
-		select {
-		case c = <-free:
-		case <-done:
-			return vegeta.ErrNoTargets
-		case <-time.After(poolWait):
-			return ErrPoolStalled // stops the attack rather than hang it
+		c, err := takeFree(free, done)
+		if err != nil {
+			return err
 		}
 		c.mu.Lock()
 		tok := c.tok
