@@ -7,28 +7,12 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
 	"github.com/authconform/authconform/suites/containers"
 	"github.com/authconform/authconform/suites/containers/execbroker"
+	"github.com/authconform/authconform/suites/containers/internal/probe"
 )
-
-func connect(addr, clientID, user, pass string) error {
-	o := paho.NewClientOptions().AddBroker(addr).SetClientID(clientID).SetUsername(user).SetPassword(pass).
-		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
-	c := paho.NewClient(o)
-	tok := c.Connect()
-	if !tok.WaitTimeout(10 * time.Second) {
-		return context.DeadlineExceeded
-	}
-	if err := tok.Error(); err != nil {
-		return err
-	}
-	c.Disconnect(0)
-	return nil
-}
 
 func startReference(t *testing.T) *reference.Running {
 	t.Helper()
@@ -58,17 +42,17 @@ func TestPluginAgainstReference(t *testing.T) {
 	ref := startReference(t)
 	d := ref.Target.Devices[0]
 	b := startBroker(t, execbroker.WithAPIURL(ref.URL), execbroker.WithPluginOptions(map[string]string{"http_timeout": "500ms"}))
-	if err := connect(b.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil {
+	if err := probe.Connect(b.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil {
 		t.Fatalf("valid device refused: %v\n%s", err, b.Logs())
 	}
-	if err := connect(b.Address, "agent-"+d.UUID, d.APIKey, "wrong"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
+	if err := probe.Connect(b.Address, "agent-"+d.UUID, d.APIKey, "wrong"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
 		t.Fatalf("wrong password: %v, want CONNACK 5", err)
 	}
-	if err := connect(b.Address, "agent-"+d.UUID, "", ""); err == nil {
+	if err := probe.Connect(b.Address, "agent-"+d.UUID, "", ""); err == nil {
 		t.Fatal("no username accepted")
 	}
 	_ = ref.Close()
-	if err := connect(b.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err == nil {
+	if err := probe.Connect(b.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err == nil {
 		t.Fatal("API down: client ACCEPTED (must fail closed)")
 	}
 	logs := b.Logs()
@@ -93,7 +77,7 @@ func TestFailOpenMutant(t *testing.T) {
 	dead := "http://" + l.Addr().String()
 	l.Close()
 	b := startBroker(t, execbroker.WithAPIURL(dead), execbroker.WithFailOpen())
-	if err := connect(b.Address, "agent-x", "iotsk_live_whatever", "any"); err != nil {
+	if err := probe.Connect(b.Address, "agent-x", "iotsk_live_whatever", "any"); err != nil {
 		t.Fatalf("fail-open mutant refused a client with the API down: %v", err)
 	}
 	if !strings.Contains(b.Logs(), "fail_open") { // printed at start-up, before "running"
@@ -104,10 +88,10 @@ func TestFailOpenMutant(t *testing.T) {
 func TestPasswordFileBaseline(t *testing.T) {
 	containers.SkipUnless(t, execbroker.Available())
 	b := startBroker(t, execbroker.WithoutPlugin(), execbroker.WithPasswords(map[string]string{"dev1": "pw-1"}))
-	if err := connect(b.Address, "c1", "dev1", "pw-1"); err != nil {
+	if err := probe.Connect(b.Address, "c1", "dev1", "pw-1"); err != nil {
 		t.Fatalf("password_file user refused: %v", err)
 	}
-	if err := connect(b.Address, "c1", "dev1", "nope"); err == nil {
+	if err := probe.Connect(b.Address, "c1", "dev1", "nope"); err == nil {
 		t.Fatal("wrong password accepted")
 	}
 }

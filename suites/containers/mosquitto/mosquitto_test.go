@@ -6,30 +6,15 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/authconform/authconform/suites/containers"
+	"github.com/authconform/authconform/suites/containers/internal/probe"
 	"github.com/authconform/authconform/suites/containers/mosquitto"
 	"github.com/authconform/authconform/suites/containers/reference"
 )
-
-func connect(addr, clientID, user, pass string) error {
-	o := paho.NewClientOptions().AddBroker(addr).SetClientID(clientID).SetUsername(user).SetPassword(pass).
-		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
-	c := paho.NewClient(o)
-	tok := c.Connect()
-	if !tok.WaitTimeout(10 * time.Second) {
-		return context.DeadlineExceeded
-	}
-	if err := tok.Error(); err != nil {
-		return err
-	}
-	c.Disconnect(50)
-	return nil
-}
 
 // TestBrokerReachesReferenceByAlias runs both images on one network: a
 // device key + MQTT password from the reference's target connects, a bad
@@ -69,10 +54,10 @@ func TestBrokerReachesReferenceByAlias(t *testing.T) {
 			t.Logf("reference URL %s, networks %v", ref.URL, func() any { n, _ := ref.Networks(context.Background()); return n }())
 		}
 	})
-	if err := connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil {
+	if err := probe.Connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil {
 		t.Fatalf("valid device refused: %v", err)
 	}
-	err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, "wrong")
+	err = probe.Connect(mq.Address, "agent-"+d.UUID, d.APIKey, "wrong")
 	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
 		t.Fatalf("wrong password: got %v, want CONNACK 5 (not authorised)", err)
 	}
@@ -80,14 +65,14 @@ func TestBrokerReachesReferenceByAlias(t *testing.T) {
 	if err := ref.Stop(ctx, &stop); err != nil {
 		t.Fatal(err)
 	}
-	if err := connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err == nil {
+	if err := probe.Connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err == nil {
 		t.Fatal("API down: the broker ACCEPTED a client (must fail closed)")
 	}
 	if err := ref.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil && time.Now().Before(deadline); err = connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword) {
+	for err = probe.Connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword); err != nil && time.Now().Before(deadline); err = probe.Connect(mq.Address, "agent-"+d.UUID, d.APIKey, d.MQTTPassword) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
