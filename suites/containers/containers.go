@@ -202,6 +202,44 @@ func (n *Network) Remove(ctx context.Context) error {
 	return n.DockerNetwork.Remove(ctx)
 }
 
+// PluginOptions are the plugin_opt_* values of our auth plugin (names
+// without the prefix, as mqttauth.ParsePluginOptions reads them). The
+// setters keep the options consistent: a URL and a host/port pair never
+// stand side by side.
+type PluginOptions map[string]string
+
+// SetAPI points the plugin at host:port.
+func (o PluginOptions) SetAPI(host string, port int) {
+	delete(o, "http_url")
+	o["http_host"] = host
+	o["http_port"] = strconv.Itoa(port)
+}
+
+// SetAPIURL points the plugin at a base URL instead of host and port.
+func (o PluginOptions) SetAPIURL(u string) {
+	delete(o, "http_host")
+	delete(o, "http_port")
+	o["http_url"] = u
+}
+
+// Merge sets the given values, overriding existing ones.
+func (o PluginOptions) Merge(m map[string]string) {
+	for k, v := range m {
+		o[k] = v
+	}
+}
+
+// SetFailOpen builds the mutant `--fault mqtt-fail-open`: the plugin
+// ALLOWS clients when the API fails. Never in a real deployment.
+func (o PluginOptions) SetFailOpen() { o["fail_open"] = "true" }
+
+// HasAPI reports whether an API address (URL or host) is set.
+func (o PluginOptions) HasAPI() bool {
+	_, url := o["http_url"]
+	_, host := o["http_host"]
+	return url || host
+}
+
 // BrokerConfig is what a Mosquitto configuration written by this project
 // says. Both the container and the exec broker use it.
 type BrokerConfig struct {

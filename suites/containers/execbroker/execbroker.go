@@ -45,7 +45,7 @@ const (
 type settings struct {
 	plugin         string
 	noPlugin       bool
-	pluginOpts     map[string]string
+	pluginOpts     containers.PluginOptions
 	passwords      map[string]string
 	startupTimeout time.Duration
 }
@@ -61,24 +61,16 @@ func WithoutPlugin() Option { return func(s *settings) { s.noPlugin = true } }
 
 // WithAPIURL points the plugin at the API's base URL (http://host:port).
 func WithAPIURL(u string) Option {
-	return func(s *settings) {
-		delete(s.pluginOpts, "http_host")
-		delete(s.pluginOpts, "http_port")
-		s.pluginOpts["http_url"] = u
-	}
+	return func(s *settings) { s.pluginOpts.SetAPIURL(u) }
 }
 
 // WithPluginOptions sets plugin_opt_* values (names without the prefix).
 func WithPluginOptions(o map[string]string) Option {
-	return func(s *settings) {
-		for k, v := range o {
-			s.pluginOpts[k] = v
-		}
-	}
+	return func(s *settings) { s.pluginOpts.Merge(o) }
 }
 
 // WithFailOpen builds the mutant `--fault mqtt-fail-open`.
-func WithFailOpen() Option { return func(s *settings) { s.pluginOpts["fail_open"] = "true" } }
+func WithFailOpen() Option { return func(s *settings) { s.pluginOpts.SetFailOpen() } }
 
 // WithPasswords writes a Mosquitto password_file (mosquitto_passwd) with
 // these username/password pairs and enables it.
@@ -187,10 +179,8 @@ func Run(ctx context.Context, binary string, opts ...Option) (*Broker, error) {
 		}
 	}
 	if !s.noPlugin {
-		if _, ok := s.pluginOpts["http_url"]; !ok {
-			if _, ok := s.pluginOpts["http_host"]; !ok {
-				return nil, errors.New("execbroker: no API address; use WithAPIURL or WithPluginOptions with http_host/http_port")
-			}
+		if !s.pluginOpts.HasAPI() {
+			return nil, errors.New("execbroker: no API address; use WithAPIURL or WithPluginOptions with http_host/http_port")
 		}
 	}
 	dir, err := os.MkdirTemp("", "authconform-mosquitto-")

@@ -43,7 +43,7 @@ const (
 type settings struct {
 	network        string
 	aliases        []string
-	pluginOpts     map[string]string
+	pluginOpts     containers.PluginOptions
 	config         string
 	startupTimeout time.Duration
 	labels         map[string]string
@@ -60,35 +60,23 @@ func WithNetwork(network string, aliases ...string) Option {
 
 // WithAPI points the plugin at host:port (the API's network alias).
 func WithAPI(host string, port int) Option {
-	return func(s *settings) {
-		delete(s.pluginOpts, "http_url")
-		s.pluginOpts["http_host"] = host
-		s.pluginOpts["http_port"] = strconv.Itoa(port)
-	}
+	return func(s *settings) { s.pluginOpts.SetAPI(host, port) }
 }
 
 // WithAPIURL points the plugin at a base URL instead of host and port.
 func WithAPIURL(u string) Option {
-	return func(s *settings) {
-		delete(s.pluginOpts, "http_host")
-		delete(s.pluginOpts, "http_port")
-		s.pluginOpts["http_url"] = u
-	}
+	return func(s *settings) { s.pluginOpts.SetAPIURL(u) }
 }
 
 // WithPluginOptions sets plugin_opt_* values (names without the prefix),
 // e.g. {"http_timeout": "1"}.
 func WithPluginOptions(o map[string]string) Option {
-	return func(s *settings) {
-		for k, v := range o {
-			s.pluginOpts[k] = v
-		}
-	}
+	return func(s *settings) { s.pluginOpts.Merge(o) }
 }
 
 // WithFailOpen builds the mutant `--fault mqtt-fail-open`: the plugin
 // ALLOWS clients when the API fails. Never in a real deployment.
-func WithFailOpen() Option { return func(s *settings) { s.pluginOpts["fail_open"] = "true" } }
+func WithFailOpen() Option { return func(s *settings) { s.pluginOpts.SetFailOpen() } }
 
 // WithConfig replaces the whole generated mosquitto.conf.
 func WithConfig(conf string) Option { return func(s *settings) { s.config = conf } }
