@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/authconform/authconform/spec"
@@ -126,25 +127,28 @@ func TestRunUsageErrors(t *testing.T) {
 
 // fixtureSecrets are every password, key and MQTT password of the
 // reference's fixtures (fixtures/targets/*.yaml, kept in step with the
-// fixtures by reference/examples_test.go).
-func fixtureSecrets(t *testing.T) []string {
-	t.Helper()
+// fixtures by reference/examples_test.go), read once per test binary.
+var fixtureSecrets = sync.OnceValues(func() ([]string, error) {
 	var out []string
 	for _, p := range spec.AllProfiles {
 		tg, err := spec.LoadTarget(filepath.Join("..", "..", "fixtures", "targets", string(p)+".yaml"))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, tg.Secrets()...)
 	}
-	return out
-}
+	return out, nil
+})
 
 // assertNoSecrets fails when text contains any fixture secret, or the
 // secret part of one (a key body without its prefix).
 func assertNoSecrets(t *testing.T, text, where string) {
 	t.Helper()
-	for _, sec := range fixtureSecrets(t) {
+	secrets, err := fixtureSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range secrets {
 		probe := sec
 		if len(sec) > 24 {
 			probe = sec[len(sec)-16:] // the tail: masks keep at most a short head

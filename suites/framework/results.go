@@ -145,11 +145,13 @@ func aggregate(ch spec.Check, p spec.ProfileName, srs []types.SpecReport, secret
 	return cr
 }
 
+// marks label a status in progress lines.
+var marks = map[string]string{Passed: "PASS", Failed: "FAIL", Skipped: "SKIP"}
+
 // CheckLine is the one progress line printed when a check's last spec
 // has finished.
 func CheckLine(cr CheckResult) string {
-	mark := map[string]string{Passed: "PASS", Failed: "FAIL", Skipped: "SKIP"}[cr.Status]
-	line := fmt.Sprintf("%s %-13s %-9s %-6s %s (%d specs, %dms)", mark, cr.Profile, cr.ID, cr.Level, cr.Title, len(cr.Specs), cr.DurationMs)
+	line := fmt.Sprintf("%s %-13s %-9s %-6s %s (%d specs, %dms)", marks[cr.Status], cr.Profile, cr.ID, cr.Level, cr.Title, len(cr.Specs), cr.DurationMs)
 	switch {
 	case cr.Status != Passed && cr.Reason != "":
 		line += " — " + firstLine(cr.Reason)
@@ -272,8 +274,7 @@ func PrintSummary(w io.Writer, sums []ProfileSummary) {
 func ProgressLine(sr types.SpecReport, secrets []string) string {
 	labels := sr.Labels()
 	res := specResult(sr, secrets)
-	mark := map[string]string{Passed: "PASS", Failed: "FAIL", Skipped: "SKIP"}[res.Status]
-	line := fmt.Sprintf("%s %-13s %-9s %-6s %s (%dms)", mark, labelValue(labels, "profile:"), CheckIDOf(labels), res.Level, sr.LeafNodeText, res.DurationMs)
+	line := fmt.Sprintf("%s %-13s %-9s %-6s %s (%dms)", marks[res.Status], labelValue(labels, "profile:"), CheckIDOf(labels), res.Level, sr.LeafNodeText, res.DurationMs)
 	if res.Status != Passed && res.Reason != "" {
 		line += " — " + firstLine(res.Reason)
 	}
