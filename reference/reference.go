@@ -47,6 +47,10 @@ type Config struct {
 	// Faults are fault names (see Faults); an unknown name is an error
 	// wrapping ErrUnknownFault.
 	Faults []string
+	// Variants are conformant variants (see Variants): allowed differences
+	// every check must still pass; an unknown name is an error wrapping
+	// ErrUnknownVariant.
+	Variants []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Env holds the deployment variables of seed 003: JWT_SECRET,
@@ -68,15 +72,16 @@ type Config struct {
 
 // Server is one running profile. It is safe for concurrent use.
 type Server struct {
-	cfg     Config
-	profile *spec.Profile
-	dialect dialect
-	faults  faultSet
-	now     func() time.Time
-	log     *slog.Logger
-	keys    *jwtKeys
-	lic     licenseState
-	limiter *ratelimit.Limiter
+	cfg      Config
+	profile  *spec.Profile
+	dialect  dialect
+	faults   faultSet
+	variants variantSet
+	now      func() time.Time
+	log      *slog.Logger
+	keys     *jwtKeys
+	lic      licenseState
+	limiter  *ratelimit.Limiter
 	// credHeaders are the headers credentials reads (fixed by profile and faults).
 	credHeaders []string
 	st          *store
@@ -97,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 		}
 		fs[f] = true
 	}
+	vs := variantSet{}
+	for _, v := range cfg.Variants {
+		if _, err := LookupVariant(v); err != nil {
+			return nil, err
+		}
+		vs[v] = true
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -115,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LimitedKeyWindow <= 0 {
 		cfg.LimitedKeyWindow = fixtures.RateLimitedWindow
 	}
-	s := &Server{cfg: cfg, profile: p, dialect: dialectFor(p.Name), faults: fs, now: cfg.Now, log: cfg.Logger.With("profile", string(p.Name))}
+	s := &Server{cfg: cfg, profile: p, dialect: dialectFor(p.Name), faults: fs, variants: vs, now: cfg.Now, log: cfg.Logger.With("profile", string(p.Name))}
 	if s.keys, err = jwtKeysFromEnv(cfg.Env); err != nil {
 		return nil, err
 	}

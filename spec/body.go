@@ -9,10 +9,17 @@ import (
 	"strings"
 )
 
-// ErrorBody is the exact JSON shape of an error response: the listed fields
-// and no others. The reference renders it, the suites match it.
+// ErrorBody is the JSON shape of an error response. The reference renders
+// it exactly; the suites judge it by SPEC.md's level discipline:
+//
+//   - a seed-given body (RefDefined false) MUST carry the seed's fields
+//     with the seed's values; extra fields are allowed (INFO);
+//   - a ref-defined body MUST only be a JSON object;
+//   - the exact shape (these fields and no others) is SHOULD for both.
 type ErrorBody struct {
 	Fields []Field
+	// RefDefined: no seed shows this body; the reference chose it.
+	RefDefined bool
 }
 
 // FieldKind says how a field's value is checked.
@@ -33,8 +40,61 @@ type Field struct {
 	Pattern *regexp.Regexp
 }
 
-// Body builds an ErrorBody.
+// Body builds a seed-given ErrorBody: the seed shows these fields.
 func Body(fs ...Field) ErrorBody { return ErrorBody{Fields: fs} }
+
+// RefBody builds a ref-defined ErrorBody: the reference's choice.
+func RefBody(fs ...Field) ErrorBody { return ErrorBody{Fields: fs, RefDefined: true} }
+
+// MatchRequired checks what a body MUST be (SPEC.md level discipline): a
+// JSON object; for a seed-given body also every seed field with an
+// acceptable value. extra lists the fields the body has beyond the shape
+// (allowed, reported as INFO).
+func (b ErrorBody) MatchRequired(body []byte) (extra []string, err error) {
+	got, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	var problems []string
+	for _, f := range b.Fields {
+		want[f.Name] = true
+		if b.RefDefined {
+			continue
+		}
+		v, ok := got[f.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("field %q missing", f.Name))
+			continue
+		}
+		if p := f.check(v); p != "" {
+			problems = append(problems, fmt.Sprintf("field %q: %s", f.Name, p))
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	if len(problems) > 0 {
+		return extra, fmt.Errorf("%w: %s", ErrBodyMismatch, strings.Join(problems, "; "))
+	}
+	return extra, nil
+}
+
+func decodeObject(body []byte) (map[string]any, error) {
+	var got map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrBodyMismatch, err)
+	}
+	if got == nil {
+		return nil, fmt.Errorf("%w: not a JSON object: null", ErrBodyMismatch)
+	}
+	return got, nil
+}
 
 // Exact is a field whose value must equal v.
 func Exact(name string, v any) Field { return Field{Name: name, Kind: KindExact, Value: v} }
@@ -68,15 +128,14 @@ func (b ErrorBody) Render(message string, ints map[string]int) map[string]any {
 	return out
 }
 
-// Match checks a response body against the shape: valid JSON object, every
-// field present with an acceptable value, no extra fields. The error says
-// which field is wrong and never echoes more than the field's value.
+// Match checks a response body against the exact shape: valid JSON
+// object, every field present with an acceptable value, no extra fields
+// (the SHOULD part; MatchRequired is the MUST part). The error says which
+// field is wrong and never echoes more than the field's value.
 func (b ErrorBody) Match(body []byte) error {
-	var got map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&got); err != nil {
-		return fmt.Errorf("%w: not a JSON object: %v", ErrBodyMismatch, err)
+	got, err := decodeObject(body)
+	if err != nil {
+		return err
 	}
 	want := map[string]bool{}
 	var problems []string

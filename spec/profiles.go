@@ -157,9 +157,9 @@ var profiles = map[ProfileName]*Profile{
 		JWTAlgs:             []string{"HS256"},
 		PublicPaths:         []string{"/capacity", "/templates"},
 		Err401Missing:       Body(Exact("message", "Missing Authorization header")),
-		Err401:              Body(AnyString("message")),
-		Err403:              Body(AnyString("message")),
-		Err429:              Body(AnyString("message"), Integer("retry_after")),
+		Err401:              RefBody(AnyString("message")),
+		Err403:              RefBody(AnyString("message")),
+		Err429:              RefBody(AnyString("message"), Integer("retry_after")),
 		RateLimitRefDefined: true,
 	},
 	RequestRocket: {
@@ -171,7 +171,7 @@ var profiles = map[ProfileName]*Profile{
 		Err401Missing: Body(Exact("error", "Unauthorized"), Exact("message", "Invalid or missing authentication token"), Exact("status", 401)),
 		Err401:        Body(Exact("error", "Unauthorized"), Exact("message", "Invalid or missing authentication token"), Exact("status", 401)),
 		Err403:        Body(Exact("error", "Forbidden"), Exact("message", "Insufficient permissions to access this resource"), Exact("status", 403)),
-		Err429:        Body(Exact("error", "Too Many Requests"), AnyString("message"), Exact("status", 429), Integer("retry_after")),
+		Err429:        RefBody(Exact("error", "Too Many Requests"), AnyString("message"), Exact("status", 429), Integer("retry_after")),
 		// Tokens are permanent until revoked by support: the reference
 		// offers an admin revoke endpoint (ref-defined).
 		Keys:                &KeyEndpoints{Create: "/admin/tokens", Delete: "/admin/tokens", SecretJSON: "token", IDJSON: "id", RefDefined: true},
@@ -192,10 +192,10 @@ var profiles = map[ProfileName]*Profile{
 		// List and Delete are ref-defined (the seed documents only creation).
 		Keys:                &KeyEndpoints{Create: "/auth/api-keys", List: "/auth/api-keys", Delete: "/auth/api-keys", SecretJSON: "apiKey", IDJSON: "id"},
 		JWTAlgs:             []string{"HS256", "RS256"},
-		Err401Missing:       Body(Exact("error", "Unauthorized"), AnyString("message")),
-		Err401:              Body(Exact("error", "Unauthorized"), AnyString("message")),
-		Err403:              Body(Exact("error", "Forbidden"), AnyString("message")),
-		Err429:              Body(Exact("error", "Too Many Requests"), AnyString("message"), Integer("retry_after")),
+		Err401Missing:       RefBody(Exact("error", "Unauthorized"), AnyString("message")),
+		Err401:              RefBody(Exact("error", "Unauthorized"), AnyString("message")),
+		Err403:              RefBody(Exact("error", "Forbidden"), AnyString("message")),
+		Err429:              RefBody(Exact("error", "Too Many Requests"), AnyString("message"), Integer("retry_after")),
 		RateLimitRefDefined: true,
 	},
 }

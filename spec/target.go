@@ -41,6 +41,66 @@ type Target struct {
 	Resources Resources `yaml:"resources" json:"resources"`
 	// Control tells what the suite may know or change about the deployment.
 	Control Control `yaml:"control,omitempty" json:"control,omitempty"`
+	// KeyAPI says where key management lives when it is not at the
+	// reference's (ref-defined) paths. Without it those paths are tried,
+	// and a 404/405 there makes the specs that need them not-applicable.
+	KeyAPI *KeyAPI `yaml:"keyAPI,omitempty" json:"keyAPI,omitempty"`
+}
+
+// KeyAPI is the implementation's key-management endpoints, each "METHOD
+// /path" relative to the profile's base path; revoke's path contains
+// "{id}".
+type KeyAPI struct {
+	// Create: body {"name": "..."}; a 2xx JSON object with "id" and the new
+	// key (a string value with the profile's prefix).
+	Create Endpoint `yaml:"create" json:"create"`
+	// List: 2xx with an array, or an object with one array field, of
+	// objects with "id" and no secrets. Optional.
+	List Endpoint `yaml:"list,omitempty" json:"list,omitempty"`
+	// Revoke: 2xx; the path contains {id}.
+	Revoke Endpoint `yaml:"revoke" json:"revoke"`
+}
+
+// Endpoint is "METHOD /path" in a target file.
+type Endpoint struct {
+	Method string
+	Path   string
+}
+
+// IsZero reports an endpoint that was not given.
+func (e Endpoint) IsZero() bool { return e.Method == "" && e.Path == "" }
+
+// String writes "METHOD /path".
+func (e Endpoint) String() string {
+	if e.IsZero() {
+		return ""
+	}
+	return e.Method + " " + e.Path
+}
+
+// MarshalYAML writes "METHOD /path".
+func (e Endpoint) MarshalYAML() (any, error) { return e.String(), nil }
+
+// MarshalJSON writes "METHOD /path".
+func (e Endpoint) MarshalJSON() ([]byte, error) { return json.Marshal(e.String()) }
+
+// UnmarshalYAML reads "METHOD /path".
+func (e *Endpoint) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return errors.New(`want "METHOD /path", e.g. "POST /keys"`)
+	}
+	f := strings.Fields(s)
+	if len(f) != 2 || !strings.HasPrefix(f[1], "/") {
+		return fmt.Errorf(`%q is not "METHOD /path"; write e.g. "POST /keys" (relative to the profile's base path)`, s)
+	}
+	switch m := strings.ToUpper(f[0]); m {
+	case "GET", "POST", "PUT", "PATCH", "DELETE":
+		e.Method, e.Path = m, f[1]
+	default:
+		return fmt.Errorf("%q: method %q is not GET, POST, PUT, PATCH or DELETE", s, f[0])
+	}
+	return nil
 }
 
 // MQTT is a broker address and how long a revocation may take to bite.
@@ -96,6 +156,7 @@ type Resources struct {
 	OtherWorkspace    string `yaml:"otherWorkspace,omitempty" json:"otherWorkspace,omitempty"`       // rigbox: a workspace of the outsider
 	Client            string `yaml:"client,omitempty" json:"client,omitempty"`                       // requestrocket: a client of the admin
 	OtherClient       string `yaml:"otherClient,omitempty" json:"otherClient,omitempty"`             // requestrocket: a client of the outsider
+	OtherAgent        string `yaml:"otherAgent,omitempty" json:"otherAgent,omitempty"`               // iotistica: an agent UUID of otherOrg, readable by the outsider
 }
 
 // Control is what the suite may know about or do to the deployment. An
@@ -377,6 +438,9 @@ func (t *Target) Validate() error {
 			return bad("resources.otherClient", "missing; give the clientId of a client of the outsider")
 		}
 	case Iotistica:
+		if t.Resources.OtherAgent == "" {
+			return bad("resources.otherAgent", "missing; give the UUID of an agent of the outsider's organisation (the outsider must be able to read it)")
+		}
 		if len(t.Devices) < 2 {
 			return bad("devices", fmt.Sprintf("has %d entries; give at least two provisioned devices of the admin's org", len(t.Devices)))
 		}
@@ -391,6 +455,17 @@ func (t *Target) Validate() error {
 			if d.MQTTPassword == "" {
 				return bad(f+".mqttPassword", "missing; give the device's MQTT password from provisioning")
 			}
+		}
+	}
+	if k := t.KeyAPI; k != nil {
+		if k.Create.IsZero() {
+			return bad("keyAPI.create", `missing; give "POST /path" of key creation, or remove keyAPI`)
+		}
+		if k.Revoke.IsZero() {
+			return bad("keyAPI.revoke", `missing; give e.g. "DELETE /keys/{id}", or remove keyAPI`)
+		}
+		if !strings.Contains(k.Revoke.Path, "{id}") {
+			return bad("keyAPI.revoke", fmt.Sprintf("%q has no {id}; write e.g. \"DELETE /keys/{id}\"", k.Revoke))
 		}
 	}
 	return nil

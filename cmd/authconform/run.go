@@ -33,9 +33,9 @@ type runFlags struct {
 	profile, target, env, labelFilter string
 	image, brokerImage                string
 	junit, jsonOut, html              string
-	strict, verbose                   bool
+	strict, verbose, requireAll       bool
 	timeout                           time.Duration
-	faults                            stringsFlag
+	faults, variants                  stringsFlag
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -47,8 +47,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.image, "image", "", "with --env containers: your iotistica implementation's image instead of the reference image; it is started with the seed's variables (JWT_SECRET, LICENSE_KEY, ...) and the arguments --target-out /tmp/target.yaml, and must write a target file describing its fixtures there (the reference's contract, see fixtures/targets/README.md)")
 	fs.StringVar(&f.brokerImage, "broker-image", "", "with --env containers: the Mosquitto image (default: the one 'make images' builds)")
 	fs.Var(&f.faults, "fault", "start the embedded reference with this deliberate defect (repeatable); 'authconform reference --help' lists them")
+	fs.Var(&f.variants, "variant", "start the embedded reference with this conformant variant, an allowed difference every check must still pass (repeatable); 'authconform reference --help' lists them")
 	fs.StringVar(&f.labelFilter, "label-filter", "", "Ginkgo label expression selecting checks, e.g. 'JWT-003', 'area:jwt && level:MUST', 'needs:timing' (default: "+framework.DefaultLabelFilter+")")
 	fs.BoolVar(&f.strict, "strict", false, "a failed SHOULD check also fails the run (exit 1)")
+	fs.BoolVar(&f.requireAll, "require-all", false, "an incomplete run (applicable MUST checks that did not run) exits 1 instead of 0")
 	fs.StringVar(&f.junit, "junit", "", "write JUnit XML to this file")
 	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report to this file")
 	fs.StringVar(&f.html, "html", "", "write the self-contained HTML report to this file")
@@ -86,6 +88,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if len(f.faults) > 0 && f.target != "" {
 		return usageErr(stderr, "run", "--fault starts the embedded reference with a defect; it cannot be combined with --target")
 	}
+	if len(f.variants) > 0 && f.target != "" {
+		return usageErr(stderr, "run", "--variant starts the embedded reference with an allowed difference; it cannot be combined with --target")
+	}
+	for _, name := range f.variants {
+		if _, err := reference.LookupVariant(name); err != nil {
+			return usageErr(stderr, "run", "--variant %q is not a known variant; 'authconform reference --help' lists them", name)
+		}
+	}
 	known := map[string]bool{}
 	for _, fi := range reference.Faults() {
 		known[fi.Name] = true
@@ -102,11 +112,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if _, err := types.ParseLabelFilter(filter); err != nil {
 		return usageErr(stderr, "run", "--label-filter %q is not a valid label expression: %v", filter, err)
 	}
+	// With --target the profile comes from the file; check the selection
+	// against every profile now and against the file's below.
+	selProfiles := profiles
+	if f.target != "" && f.profile == "all" {
+		selProfiles = spec.AllProfiles
+	}
+	if ok, _ := framework.Selects(filter, selProfiles); !ok {
+		return usageErr(stderr, "run", "--label-filter %q selects no check of %s; use check IDs (JWT-003), level:MUST, area:jwt, profile:rigbox or needs:... (see --help)", filter, profileList(selProfiles))
+	}
 
 	ctx := context.Background()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctxs, closeAll, err := envs.Contexts(ctx, envs.Options{Profiles: profiles, TargetPath: f.target, Faults: f.faults, Env: f.env,
+	ctxs, closeAll, err := envs.Contexts(ctx, envs.Options{Profiles: profiles, TargetPath: f.target, Faults: f.faults, Variants: f.variants, Env: f.env,
 		Image: f.image, BrokerImage: f.brokerImage, Note: func(format string, a ...any) { fmt.Fprintf(stderr, "authconform run: "+format+"\n", a...) }})
 	if err != nil {
 		if f.target != "" {
@@ -120,9 +139,33 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if f.target != "" && f.profile != "all" && ctxs[0].Name() != profiles[0] {
 		return usageErr(stderr, "run", "--profile %s but the target file says profile %s; drop --profile or fix the file", f.profile, ctxs[0].Name())
 	}
+	if f.target != "" {
+		if ok, _ := framework.Selects(filter, []spec.ProfileName{ctxs[0].Name()}); !ok {
+			return usageErr(stderr, "run", "--label-filter %q selects no check of the target's profile %s", filter, ctxs[0].Name())
+		}
+	}
+
+	// Preflight (SPEC.md §4): does the target file describe the target?
+	var problems []string
+	for _, c := range ctxs {
+		for _, p := range c.Preflight(ctx) {
+			problems = append(problems, fmt.Sprintf("%s: %s", c.Name(), p))
+		}
+	}
+	if len(problems) > 0 {
+		src := "the embedded reference"
+		if f.target != "" {
+			src = f.target
+		}
+		fmt.Fprintf(stderr, "authconform run: preflight failed for %s; no check was run:\n", src)
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "  %s\n", p)
+		}
+		return framework.ExitPreflight
+	}
 
 	rep := &framework.RunReport{Suite: "authconform", Version: version, Env: envNames(ctxs), Targets: map[string]string{},
-		Faults: f.faults, LabelFilter: filter, Strict: f.strict, Start: time.Now().UTC()}
+		Faults: f.faults, Variants: f.variants, LabelFilter: filter, Strict: f.strict, RequireAll: f.requireAll, Start: time.Now().UTC()}
 	for _, c := range ctxs {
 		rep.Profiles = append(rep.Profiles, string(c.Name()))
 		rep.Targets[string(c.Name())] = c.Target().BaseURL
@@ -136,14 +179,22 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		// lines and summary replace it, so silence it for the run.
 		out, restore = silenceStdout(stdout)
 	}
-	gr, _ := framework.Run(failRecorder{}, ctxs, framework.RunOptions{LabelFilter: filter, Progress: out, Secrets: secrets, Timeout: f.timeout, Verbose: f.verbose})
+	gr, agg := framework.Run(failRecorder{}, ctxs, framework.RunOptions{LabelFilter: filter, Progress: out, Secrets: secrets, Timeout: f.timeout, Verbose: f.verbose})
 	restore()
 	out = stdout
 	rep.End = time.Now().UTC()
-	rep.Checks = framework.Collect(gr, ctxs, secrets)
+	if agg.Ended == "" && ctx.Err() != nil {
+		agg.Ended = "interrupted by a signal before it ran"
+	}
+	rep.Interrupted = agg.Ended
+	rep.Checks = agg.Collect(gr, ctxs)
 	framework.SortChecks(rep.Checks)
-	rep.Summary = framework.Summarize(rep.Checks, rep.Profiles, f.strict)
+	rep.Summary = framework.Summarize(rep.Checks, rep.Profiles, f.strict, rep.Interrupted)
+	rep.Verdict = framework.RunVerdict(rep.Summary)
 	framework.PrintSummary(out, rep.Summary)
+	if rep.Interrupted != "" {
+		fmt.Fprintf(out, "run ended early: %s; the checks it kept from running are not-run\n", rep.Interrupted)
+	}
 
 	for _, w := range []struct {
 		path  string
@@ -158,7 +209,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(out, "wrote %s\n", w.path)
 	}
-	return framework.ExitCode(rep.Summary)
+	return framework.ExitCode(rep.Verdict, f.requireAll)
+}
+
+func profileList(ps []spec.ProfileName) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ", ")
 }
 
 // envNames lists the distinct environments of the contexts ("embedded",

@@ -83,6 +83,13 @@ func Build(ctxs []*Ctx) {
 			c.specCount = map[string]int{}
 		}
 		Describe(string(c.Name()), Label(ProfileLabel(c.Name())), func() {
+			// A target declared unresponsive gets no more requests: the
+			// rest of the run is not-run with the reason.
+			BeforeEach(func() {
+				if why := Unresponsive(c.Target().BaseURL); why != "" {
+					SkipNotRun("%s", why)
+				}
+			})
 			for _, a := range areas {
 				a := a
 				applies := false
@@ -127,7 +134,7 @@ func (c *Ctx) DescribeCheck(id, text string, args ...any) bool {
 	ch := c.check(id)
 	labels := c.labels(ch, ch.LevelFor(c.Name()))
 	if skip := c.missing(ch); skip != "" {
-		return It(text, Offset(1), labels, func() { Skip(skip) })
+		return It(text, Offset(1), labels, func() { SkipNotRun("%s", skip) })
 	}
 	return Describe(text, append([]any{Offset(1), labels}, args...)...)
 }
@@ -167,11 +174,11 @@ func (c *Ctx) guard(ch spec.Check, args []any) []any {
 		// that takes no context.
 		switch a.(type) {
 		case func():
-			out = append(out, func() { Skip(skip) })
+			out = append(out, func() { SkipNotRun("%s", skip) })
 		case func(SpecContext):
-			out = append(out, func(SpecContext) { Skip(skip) })
+			out = append(out, func(SpecContext) { SkipNotRun("%s", skip) })
 		case func(context.Context):
-			out = append(out, func(context.Context) { Skip(skip) })
+			out = append(out, func(context.Context) { SkipNotRun("%s", skip) })
 		default:
 			out = append(out, a)
 		}

@@ -31,6 +31,10 @@ type Req struct {
 	Body []byte
 	// BaseURL overrides the target's (for Deploy'd instances).
 	BaseURL string
+	// MayClose marks a request the target may rightly answer by closing the
+	// connection (robustness probes): its transport error does not count
+	// towards the target being unresponsive.
+	MayClose bool
 }
 
 // Resp is what came back, with a printable, masked transcript.
@@ -81,8 +85,22 @@ func NewClient(p *spec.Profile, t *spec.Target) *Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: &http.Client{Transport: tr, Timeout: DefaultTimeout}}
+	return &Client{Profile: p, BaseURL: t.BaseURL, Secrets: t.Secrets(), HTTP: NewHTTPClient(tr, DefaultTimeout)}
 }
+
+// NewHTTPClient is the only way the suite makes an *http.Client: it never
+// follows a redirect (a 3xx is an answer to judge, and following one would
+// send the fixture credentials to wherever the target points), and every
+// request is bounded by timeout.
+func NewHTTPClient(tr http.RoundTripper, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirects}
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// MaxBody bounds every response body the suite reads; a longer body is
+// cut there (and the exchange says so).
+const MaxBody = 1 << 20
 
 // Client returns a client for the context's target.
 func (c *Ctx) Client() *Client {
@@ -141,14 +159,16 @@ func (cl *Client) PostJSON(path string, h http.Header, body any) *Resp {
 	return cl.Do(Req{Method: http.MethodPost, Path: path, Header: h, JSON: body})
 }
 
-// Do sends r, records the exchange in the spec report and fails the spec
-// (not the process) on a transport error.
+// Do sends r and records the exchange in the spec report. A transport
+// error (refused, reset, timed out, a body cut short) ends the spec as
+// error: the target's answer cannot be judged. Specs that accept a closed
+// connection as an answer use Try.
 func (cl *Client) Do(r Req) *Resp {
 	resp, err := cl.Try(context.Background(), r)
 	if err != nil {
-		Fail(err.Error())
+		Fail(markError+err.Error(), 1)
 	}
-	AddReportEntry("exchange", resp.Exchange, ReportEntryVisibilityNever)
+	AddReportEntry(entryExchange, resp.Exchange, ReportEntryVisibilityNever)
 	return resp
 }
 
@@ -185,12 +205,29 @@ func (cl *Client) Try(ctx context.Context, r Req) (*Resp, error) {
 	if r.JSON != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	h := healthOf(cl.BaseURL)
+	if r.BaseURL != "" {
+		h = healthOf(r.BaseURL)
+	}
+	if why := h.dead(); why != "" {
+		return nil, fmt.Errorf("framework: %s %s not sent: %s", method, cl.mask(url), why)
+	}
 	hr, err := cl.HTTP.Do(req)
 	if err != nil {
+		if !r.MayClose && ctx.Err() == nil {
+			h.failure(err)
+		}
 		return nil, fmt.Errorf("framework: %s %s: %v", method, cl.mask(url), cl.mask(err.Error()))
 	}
 	defer hr.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(hr.Body, 1<<20))
+	h.success()
+	rb, err := io.ReadAll(io.LimitReader(hr.Body, MaxBody))
+	if err != nil {
+		// A body cut short (Content-Length 1000, 17 bytes sent) or a reset
+		// mid-body: what came back cannot be judged.
+		return nil, fmt.Errorf("framework: %s %s: answered %d but reading the body failed after %d bytes (Content-Length %d): %v",
+			method, cl.mask(url), hr.StatusCode, len(rb), hr.ContentLength, cl.mask(err.Error()))
+	}
 	out := &Resp{Status: hr.StatusCode, Header: hr.Header, Body: rb}
 	cl.learnSecrets(rb)
 	out.Exchange = cl.transcript(req, body, out)

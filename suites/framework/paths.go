@@ -47,17 +47,12 @@ func (c *Ctx) Paths() Paths {
 		return Paths{
 			Protected: "/agents",
 			Own:       "/agents/" + t.Devices[0].UUID,
-			Foreign:   "/agents/" + foreignAgent(t),
+			Foreign:   "/agents/" + t.Resources.OtherAgent,
 			Missing:   "/agents/00000000-0000-4000-8000-00000000beef",
 		}
 	}
 	panic("framework: no paths for profile " + string(c.Name()))
 }
-
-// foreignAgent is an agent UUID the admin's org does not own. The target
-// schema has no outsider devices, so a well-formed random UUID stands in:
-// the check is that foreign and missing IDs are refused alike.
-func foreignAgent(*spec.Target) string { return "7d444840-9dc0-11d1-b245-5ffdce74fad2" }
 
 // DeviceStatePath is iotistica's device control-plane path.
 func DeviceStatePath(uuid string) string { return "/device/" + uuid + "/state" }

@@ -3,6 +3,7 @@ package framework
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,10 +35,20 @@ type RunOptions struct {
 
 // Run builds the tree for ctxs and runs it once. It can be called only once
 // per process (a Ginkgo rule). t is a *testing.T under go test, or any
-// value with Fail() in the CLI.
-func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
+// value with Fail() in the CLI. It returns Ginkgo's report and the
+// aggregator that judges it (its Ended says why the run ended early).
+func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, Aggregator) {
 	gomega.RegisterFailHandler(Fail)
+	resetHealth()
 	Build(ctxs)
+	filter := o.LabelFilter
+	if filter == "" {
+		filter = DefaultLabelFilter
+	}
+	agg := Aggregator{Secrets: o.Secrets}
+	if sel, err := types.ParseLabelFilter(filter); err == nil {
+		agg.Selected = sel
+	}
 	var report types.Report
 	byProfile := map[string]*Ctx{}
 	for _, c := range ctxs {
@@ -50,7 +61,7 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
 			return
 		}
 		if o.Verbose {
-			fmt.Fprintln(o.Progress, "  "+ProgressLine(sr, o.Secrets))
+			fmt.Fprintln(o.Progress, "  "+agg.ProgressLine(sr))
 		}
 		labels := sr.Labels()
 		k := key{labelValue(labels, "profile:"), CheckIDOf(labels)}
@@ -61,15 +72,17 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
 		finished[k] = append(finished[k], sr)
 		if len(finished[k]) == c.specCount[k.id] {
 			ch, _ := spec.Lookup(k.id)
-			fmt.Fprintln(o.Progress, CheckLine(aggregate(ch, c.Name(), finished[k], o.Secrets)))
+			cr := agg.Check(ch, c.Name(), finished[k])
+			// Checks the filter left out are summed up at the end, not
+			// listed one by one.
+			if cr.Status != Skipped || cr.SkipKind != NotSelected {
+				fmt.Fprintln(o.Progress, CheckLine(cr))
+			}
 		}
 	})
 	ReportAfterSuite("authconform results", func(r types.Report) { report = r })
 	sc, rc := GinkgoConfiguration()
-	sc.LabelFilter = o.LabelFilter
-	if sc.LabelFilter == "" {
-		sc.LabelFilter = DefaultLabelFilter
-	}
+	sc.LabelFilter = filter
 	sc.Timeout = o.Timeout
 	if sc.Timeout == 0 {
 		sc.Timeout = 20 * time.Minute
@@ -78,6 +91,56 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, bool) {
 		rc.Succinct = true
 		rc.SilenceSkips = true
 	}
-	ok := RunSpecs(t, "authconform conformance", sc, rc)
-	return report, ok
+	RunSpecs(t, "authconform conformance", sc, rc)
+	agg.Ended = EndReason(report, ctxs)
+	return report, agg
+}
+
+// EndReason says why a run ended before every selected spec ran: a signal,
+// the suite timeout, or a target that stopped answering. "" when it ran
+// to the end.
+func EndReason(r types.Report, ctxs []*Ctx) string {
+	for _, why := range r.SpecialSuiteFailureReasons {
+		switch {
+		case strings.Contains(why, "Interrupted by User"), strings.Contains(why, "Interrupted"):
+			return "interrupted by a signal before it ran"
+		case strings.Contains(why, "Timeout"):
+			return "the run's --timeout elapsed before it ran"
+		}
+	}
+	for _, c := range ctxs {
+		if why := Unresponsive(c.Target().BaseURL); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// Selects reports whether the label filter selects at least one spec of a
+// check that applies to one of the profiles: a filter that selects nothing
+// ("JWT-999", "area:nope") is a usage error, not a conformant run.
+func Selects(filter string, profiles []spec.ProfileName) (bool, error) {
+	if filter == "" {
+		filter = DefaultLabelFilter
+	}
+	sel, err := types.ParseLabelFilter(filter)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range profiles {
+		for _, ch := range spec.ChecksFor(p) {
+			// A check's specs carry its own level, and SHOULD for the
+			// SHOULD parts of a MUST check.
+			for _, l := range []spec.Level{ch.LevelFor(p), spec.SHOULD} {
+				labels := []string{CheckLabel(ch.ID), LevelLabel(l), AreaLabel(ch.Area), ProfileLabel(p)}
+				for _, n := range ch.Needs {
+					labels = append(labels, NeedLabel(n))
+				}
+				if sel(labels) {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }

@@ -26,8 +26,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #cc
 table{border-collapse:collapse;width:100%;margin:.5em 0}
 th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #e4e4e4;vertical-align:top}
 th{background:#f4f4f4}
-.passed{color:#11652c}.failed{color:#a4161a;font-weight:600}.skipped{color:#6b6b6b}
-.conformant{background:#e3f4e8}.non-conformant{background:#fbe4e4}
+.passed{color:#11652c}.failed{color:#a4161a;font-weight:600}.error{color:#8a4b00;font-weight:600}.skipped{color:#6b6b6b}
+.conformant{background:#e3f4e8}.non-conformant{background:#fbe4e4}.incomplete{background:#fff4d6}.interrupted{background:#eee}
 .verdict{font-weight:700;padding:.1em .4em;border-radius:3px}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
 .meta td:first-child{color:#555;width:10em}
@@ -41,19 +41,24 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 <tr><td>finished</td><td>{{.End.Format "2006-01-02 15:04:05 MST"}}</td></tr>
 {{if .Faults}}<tr><td>faults (mutants)</td><td>{{range .Faults}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
 {{if .LabelFilter}}<tr><td>label filter</td><td><code>{{.LabelFilter}}</code></td></tr>{{end}}
+{{if .Variants}}<tr><td>variants</td><td>{{range .Variants}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
 <tr><td>strict</td><td>{{.Strict}}</td></tr>
+<tr><td>run verdict</td><td><span class="verdict {{.Verdict}}" id="run-verdict">{{.Verdict}}</span></td></tr>
+{{if .Interrupted}}<tr><td>ended early</td><td>{{.Interrupted}}</td></tr>{{end}}
 </table>
 <h2>Verdict per profile</h2>
-<table id="summary"><tr><th>profile</th><th>target</th><th>verdict</th><th>MUST passed</th><th>MUST failed</th><th>MUST skipped</th><th>SHOULD score</th><th>wall</th></tr>
-{{range .Summary}}<tr class="{{.Verdict}}" data-profile="{{.Profile}}"><td>{{.Profile}}</td><td>{{index $.Targets .Profile}}</td><td><span class="verdict">{{.Verdict}}</span></td><td>{{.MustPassed}}</td><td>{{.MustFailed}}</td><td>{{.MustSkipped}}</td><td>{{pct .ShouldScore}} ({{.ShouldPassed}}/{{sum .ShouldPassed .ShouldFailed}})</td><td>{{secs .WallMs}}</td></tr>
+<table id="summary"><tr><th>profile</th><th>target</th><th>verdict</th><th>MUST passed</th><th>MUST failed</th><th>MUST error</th><th>MUST skipped</th><th>SHOULD score</th><th>wall</th></tr>
+{{range .Summary}}<tr class="{{.Verdict}}" data-profile="{{.Profile}}"><td>{{.Profile}}</td><td>{{index $.Targets .Profile}}</td><td><span class="verdict">{{.Verdict}}</span></td><td>{{.MustPassed}}</td><td>{{.MustFailed}}</td><td>{{.MustError}}</td><td>{{.MustSkipped}} ({{.MustNotApplicable}} not applicable)</td><td>{{pct .ShouldScore}} ({{.ShouldPassed}}/{{sum .ShouldPassed .ShouldFailed}})</td><td>{{secs .WallMs}}</td></tr>
+{{if .Incomplete}}<tr class="incomplete"><td colspan="9">applicable MUST checks that did not run: {{range .Incomplete}}<div>{{.}}</div>{{end}}</td></tr>{{end}}
 {{end}}</table>
 {{range $p := .Profiles}}
 <h2 id="profile-{{$p}}">{{$p}}</h2>
 <table class="checks"><tr><th>check</th><th>level</th><th>status</th><th>what is checked</th><th>source</th><th>details</th></tr>
 {{range $.Checks}}{{if eq .Profile $p}}<tr class="check" id="{{$p}}-{{.ID}}" data-id="{{.ID}}" data-status="{{.Status}}">
-<td>{{.ID}}</td><td>{{.Level}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Title}}</td><td>{{.Source}}</td>
+<td>{{.ID}}</td><td>{{.Level}}</td><td class="{{.Status}}">{{.Status}}{{if .SkipKind}} ({{.SkipKind}}){{end}}</td><td>{{.Title}}</td><td>{{.Source}}</td>
 <td>{{if .Reason}}<div class="reason">{{.Reason}}</div>{{end}}
 {{range .ShouldFailures}}<div class="reason">SHOULD not met: {{.}}</div>{{end}}
+{{range .Info}}<div class="reason">info: {{.}}</div>{{end}}
 {{range .Specs}}{{if .Exchanges}}<details><summary>{{.Text}} — {{.Status}} ({{.DurationMs}} ms): sent and received</summary>{{range .Exchanges}}<pre>{{.}}</pre>{{end}}</details>{{end}}{{end}}
 </td></tr>{{end}}{{end}}
 </table>

@@ -46,7 +46,8 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 		s.Properties.Properties = append(s.Properties.Properties,
 			reporters.JUnitProperty{Name: "env", Value: r.Env},
 			reporters.JUnitProperty{Name: "version", Value: r.Version},
-			reporters.JUnitProperty{Name: "faults", Value: strings.Join(r.Faults, ",")})
+			reporters.JUnitProperty{Name: "faults", Value: strings.Join(r.Faults, ",")},
+			reporters.JUnitProperty{Name: "verdict", Value: verdictOf(r, p)})
 		for _, c := range r.Checks {
 			if c.Profile != p {
 				continue
@@ -69,8 +70,20 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 					tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD not met (does not fail the run): " + firstLine(c.Reason)}
 					s.Skipped++
 				}
+			case framework.Error:
+				// Inconclusive: a control failed or the target's answer could
+				// not be judged. An error of a MUST check fails CI like a
+				// failure (the run is non-conformant); of a SHOULD check only
+				// with --strict.
+				if c.Level == "MUST" || r.Strict {
+					tc.Error = &reporters.JUnitError{Message: firstLine(c.Reason), Type: "error", Description: c.Reason + "\n\n" + exchanges(c)}
+					s.Errors++
+				} else {
+					tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD inconclusive (does not fail the run): " + firstLine(c.Reason)}
+					s.Skipped++
+				}
 			case framework.Skipped:
-				tc.Skipped = &reporters.JUnitSkipped{Message: "skipped - " + firstLine(c.Reason)}
+				tc.Skipped = &reporters.JUnitSkipped{Message: c.SkipKind + ": " + firstLine(c.Reason)}
 				s.Skipped++
 			}
 			s.Tests++
@@ -79,6 +92,7 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 		}
 		out.Tests += s.Tests
 		out.Failures += s.Failures
+		out.Errors += s.Errors
 		out.Disabled += s.Skipped
 		out.Time += s.Time
 		out.TestSuites = append(out.TestSuites, s)
@@ -93,6 +107,15 @@ func WriteJUnit(path string, r *framework.RunReport) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return write(path, append([]byte(xml.Header), append(b, '\n')...))
+}
+
+func verdictOf(r *framework.RunReport, p string) string {
+	for _, s := range r.Summary {
+		if s.Profile == p {
+			return s.Verdict
+		}
+	}
+	return ""
 }
 
 func exchanges(c framework.CheckResult) string {

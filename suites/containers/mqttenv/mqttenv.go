@@ -88,23 +88,25 @@ type Exec struct {
 
 	mu       sync.Mutex
 	deployed []*reference.Running
+	variants []string
 }
 
 // ExecAvailable returns nil when mosquitto and the plugin are present.
 func ExecAvailable() error { return execbroker.Available() }
 
 // StartExec starts the exec environment for profile p (iotistica) with
-// faults. On error everything started is stopped.
-func StartExec(ctx context.Context, p spec.ProfileName, faults []string) (e *Exec, err error) {
+// faults and conformant variants of the reference. On error everything
+// started is stopped.
+func StartExec(ctx context.Context, p spec.ProfileName, faults []string, variants ...string) (e *Exec, err error) {
 	refFaults, failOpen := splitFaults(faults)
-	e = &Exec{profile: p, faults: refFaults}
+	e = &Exec{profile: p, faults: refFaults, variants: variants}
 	defer func() {
 		if err != nil {
 			_ = e.Close()
 			e = nil
 		}
 	}()
-	if e.ref, err = reference.Start(ctx, reference.Config{Profile: p, Faults: refFaults}, "127.0.0.1:0"); err != nil {
+	if e.ref, err = reference.Start(ctx, reference.Config{Profile: p, Faults: refFaults, Variants: variants}, "127.0.0.1:0"); err != nil {
 		return e, fmt.Errorf("mqttenv: reference: %w", err)
 	}
 	if e.proxy, err = newProxy(e.ref.URL); err != nil {
@@ -132,7 +134,7 @@ func (e *Exec) CanDeploy() bool      { return true }
 
 // Deploy starts another in-process reference (no broker) with vars.
 func (e *Exec) Deploy(ctx context.Context, vars map[string]string) (*spec.Target, func(), error) {
-	r, err := reference.Start(ctx, reference.Config{Profile: e.profile, Faults: e.faults, Env: vars}, "127.0.0.1:0")
+	r, err := reference.Start(ctx, reference.Config{Profile: e.profile, Faults: e.faults, Variants: e.variants, Env: vars}, "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("mqttenv: deploy: %w", err)
 	}

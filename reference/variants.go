@@ -1,0 +1,63 @@
+package reference
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/authconform/authconform/spec"
+)
+
+// VariantInfo describes one conformant variant: a way the reference
+// differs from itself that SPEC.md allows. Variants are the dual of faults:
+// a fault must make its check fail; every check must still pass (0 MUST
+// failed, 0 error) against every variant. TargetNote says what the
+// variant's target file must declare, if anything (e.g. keyAPI).
+type VariantInfo struct {
+	Name        string
+	Description string
+	Profiles    []spec.ProfileName
+}
+
+// Variant names.
+const (
+	VariantZeroLeeway       = "zero-leeway"
+	VariantExtraErrorFields = "extra-error-fields"
+	VariantHeaderLimit16k   = "header-limit-16k"
+	VariantFirstHeaderWins  = "first-header-wins"
+	VariantAltKeyPaths      = "alt-key-paths"
+	VariantCamelRetryAfter  = "camel-retry-after"
+)
+
+// ErrUnknownVariant is returned for a variant name not in the registry.
+var ErrUnknownVariant = errors.New("reference: unknown variant")
+
+var variantRegistry = []VariantInfo{
+	{VariantZeroLeeway, "JWTs are refused the second they expire (no leeway: RFC 7519 §4.1.4 only says MAY)", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}},
+	{VariantExtraErrorFields, "every error body carries an extra field \"statusCode\" (extra fields are allowed)", spec.AllProfiles},
+	{VariantHeaderLimit16k, "a request whose header block exceeds 16 KiB gets 431 and the connection is closed", spec.AllProfiles},
+	{VariantFirstHeaderWins, "of two Authorization (or X-API-Key) headers the first is served (AUTH-008 is only SHOULD)", spec.AllProfiles},
+	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}},
+	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", []spec.ProfileName{spec.Iotistica}},
+}
+
+// Variants returns the variant registry sorted by name.
+func Variants() []VariantInfo {
+	out := append([]VariantInfo(nil), variantRegistry...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupVariant returns the variant called name.
+func LookupVariant(name string) (VariantInfo, error) {
+	for _, v := range variantRegistry {
+		if v.Name == name {
+			return v, nil
+		}
+	}
+	return VariantInfo{}, fmt.Errorf("%w: %q (see 'authconform reference --help' for the list)", ErrUnknownVariant, name)
+}
+
+type variantSet map[string]bool
+
+func (v variantSet) on(name string) bool { return v[name] }
