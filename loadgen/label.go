@@ -25,6 +25,14 @@ type Label struct {
 	// Profile is the target's profile; BaseURL its base URL (no secret).
 	Profile string
 	BaseURL string
+	// Planned is how many requests this shard planned (Pace.Hits()); the
+	// number of results carrying the label is how many were sent, so a
+	// file of an interrupted attack says it was cut short. 0: unknown
+	// (files of older versions).
+	Planned uint64
+	// StartAt is the --start-at of a distributed attack (zero: none):
+	// shards of one attack share it.
+	StartAt time.Time
 }
 
 const labelPrefix = "authconform;"
@@ -39,6 +47,12 @@ func (l Label) String() string {
 	}
 	if l.RateLimit > 0 {
 		fmt.Fprintf(&b, ";limit=%d/%s", l.RateLimit, l.RateWindow)
+	}
+	if l.Planned > 0 {
+		fmt.Fprintf(&b, ";planned=%d", l.Planned)
+	}
+	if !l.StartAt.IsZero() {
+		fmt.Fprintf(&b, ";at=%d", l.StartAt.Unix())
 	}
 	if l.BaseURL != "" {
 		fmt.Fprintf(&b, ";base=%s", url.QueryEscape(l.BaseURL))
@@ -79,6 +93,12 @@ func ParseLabel(s string) (l Label, ok bool) {
 			l.Profile = v
 		case "base":
 			l.BaseURL, _ = url.QueryUnescape(v)
+		case "planned":
+			l.Planned, _ = strconv.ParseUint(v, 10, 64)
+		case "at":
+			if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+				l.StartAt = time.Unix(sec, 0)
+			}
 		case "limit":
 			n, w, _ := strings.Cut(v, "/")
 			l.RateLimit, _ = strconv.Atoi(n)

@@ -30,7 +30,48 @@ const (
 	DefaultConnections = 64
 	DefaultWorkers     = 10
 	DefaultTimeout     = 10 * time.Second
+	// MaxBody bounds what the attacker reads of one answer (bytes). The
+	// rest is not read: the connection is closed instead, so an endless
+	// body costs neither memory nor time. BytesIn counts what was read.
+	MaxBody = 1 << 20
 )
+
+// noRedirect makes an http.Client return a 3xx as the answer: a load
+// result must describe the target's answer, never a page elsewhere.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// cappedTransport bounds every response body at MaxBody bytes: reading
+// past it gives io.EOF (vegeta drains what MaxBody left unread; without the
+// cap it would drain an endless body until the timeout), and Close then
+// drops the connection rather than draining it.
+type cappedTransport struct{ next http.RoundTripper }
+
+func (c cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err == nil && resp.Body != nil {
+		resp.Body = &cappedBody{rc: resp.Body, left: MaxBody}
+	}
+	return resp, err
+}
+
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
 
 // Config is one attack (one shard of it).
 type Config struct {
@@ -79,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	pace := cfg.Pace.Split(cfg.Shard.Count)
-	e := &env{t: cfg.Target, p: p, shard: cfg.Shard, pace: pace, client: &http.Client{Timeout: cfg.Timeout}}
+	e := &env{t: cfg.Target, p: p, shard: cfg.Shard, pace: pace, client: &http.Client{Timeout: cfg.Timeout, CheckRedirect: noRedirect}}
 	pl, err := prepare(ctx, cfg.Scenario, e)
 	if err != nil {
 		return nil, err
@@ -114,13 +155,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Connections <= 0 {
 		tr.MaxIdleConnsPerHost = 10000
 	}
-	var rt http.RoundTripper = tr
+	var rt http.RoundTripper = cappedTransport{tr}
 	if pl.transport != nil {
 		rt = pl.transport(tr)
 	}
 	opts := []func(*vegeta.Attacker){
-		vegeta.Client(&http.Client{Transport: rt, Timeout: cfg.Timeout}),
+		vegeta.Client(&http.Client{Transport: rt, Timeout: cfg.Timeout, CheckRedirect: noRedirect}),
 		vegeta.Workers(cfg.Workers),
+		vegeta.MaxBody(MaxBody),
 	}
 	if cfg.MaxWorkers > 0 {
 		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
@@ -138,7 +180,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		plt = plot.New(plot.Title(fmt.Sprintf("authconform load %s (%s)", cfg.Scenario, p.Name)))
 	}
 	rp := newRecordingPacer(pace)
-	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), BaseURL: cfg.Target.BaseURL, RateLimit: pl.rlLimit, RateWindow: pl.rlWindow}
+	label := Label{Scenario: cfg.Scenario, Pace: pace, Shard: cfg.Shard, Profile: string(p.Name), BaseURL: cfg.Target.BaseURL, RateLimit: pl.rlLimit, RateWindow: pl.rlWindow,
+		Planned: pace.Hits(), StartAt: cfg.StartAt}
 
 	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
 	defer stopProgress()

@@ -481,7 +481,9 @@ func prepareRefresh(ctx context.Context, e *env) (*plan, error) {
 			if err != nil || resp.StatusCode/100 != 2 {
 				return resp, err
 			}
-			b, rerr := io.ReadAll(resp.Body)
+			// bounded here too (the attacker's transport caps it as well):
+			// a token answer is small, an endless body must not be read
+			b, rerr := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 			resp.Body.Close()
 			resp.Body = io.NopCloser(bytes.NewReader(b))
 			if rerr != nil {

@@ -25,7 +25,7 @@ type Embedded struct {
 	profile  spec.ProfileName
 	faults   []string
 	variants []string
-	run     *reference.Running
+	run      *reference.Running
 
 	mu       sync.Mutex
 	deployed []*reference.Running
