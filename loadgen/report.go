@@ -42,6 +42,25 @@ type Slip struct {
 	Max  time.Duration `json:"max"`
 }
 
+// TargetLost says when the target stopped answering.
+type TargetLost struct {
+	// LastAnswer is the send time of the last request that got an answer,
+	// from the first request; -1 when no request got one.
+	LastAnswer time.Duration `json:"last_answer"`
+	// FailedAfter counts the requests sent after it, all failed.
+	FailedAfter uint64 `json:"failed_after"`
+	// Error is one of their errors.
+	Error string `json:"error"`
+}
+
+// lostMin is how many requests after the last answer must have failed
+// for the report to say the target was lost (one timeout at the very end
+// is not a dead target).
+const lostMin = 3
+
+// lostBucket is the time resolution of TargetLost.
+const lostBucket = 10 * time.Millisecond
+
 // TargetInfo names the target without any credential.
 type TargetInfo struct {
 	Profile string `json:"profile,omitempty"`
@@ -91,6 +110,24 @@ type Report struct {
 	// Expect says what counts as success for this scenario.
 	Expect string   `json:"expect,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
+
+	// Planned is how many requests the attack planned (summed over the
+	// shards; 0 when a results file does not say); Sent how many results
+	// there are. CutShort: fewer were sent than planned (the attack was
+	// interrupted or stopped); CutShards names the shards concerned.
+	Planned   uint64   `json:"planned"`
+	Sent      uint64   `json:"sent"`
+	CutShort  bool     `json:"cut_short"`
+	CutShards []string `json:"cut_shards,omitempty"`
+	// TransportErrors counts requests that got no HTTP answer at all
+	// (connection refused or reset, timeout, no CONNACK);
+	// TransportErrorRatio is their share of the requests, what the
+	// `errors` threshold gates (default errors<=0.01).
+	TransportErrors     uint64  `json:"transport_errors"`
+	TransportErrorRatio float64 `json:"transport_error_ratio"`
+	// TargetLost is set when the target stopped answering before the
+	// attack ended: every request after its last answer failed.
+	TargetLost *TargetLost `json:"target_lost,omitempty"`
 
 	RateLimit *RateLimitReport `json:"ratelimit,omitempty"`
 	Provision *ProvisionReport `json:"provision,omitempty"`
@@ -152,10 +189,16 @@ type Aggregator struct {
 	earliest, latest  time.Time
 	end               time.Time
 
-	groups   map[string]*group
-	rl       *rateLimitAnalyzer
-	prov     *provisionAnalyzer
-	scenario string
+	groups map[string]*group
+	// transport errors: count, per lostBucket of send time, and the
+	// latest send time that got an answer
+	transportErrs uint64
+	errBuckets    map[int64]uint64
+	lastErr       string
+	lastAnswer    time.Time
+	rl            *rateLimitAnalyzer
+	prov          *provisionAnalyzer
+	scenario      string
 }
 
 // NewAggregator returns an empty aggregator; lateAfter <= 0 means
@@ -167,7 +210,7 @@ func NewAggregator(lateAfter time.Duration) *Aggregator {
 	return &Aggregator{
 		lat: newHist(), slip: newHist(), fromPlan: newHist(), lateAfter: lateAfter,
 		codes: map[string]int{}, errs: map[string]struct{}{}, errList: []string{},
-		groups: map[string]*group{},
+		groups: map[string]*group{}, errBuckets: map[int64]uint64{},
 	}
 }
 
@@ -210,6 +253,13 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 	}
 	if e := r.End(); e.After(a.end) {
 		a.end = e
+	}
+	if r.Code == 0 && r.Error != "" {
+		a.transportErrs++
+		a.errBuckets[r.Timestamp.UnixNano()/int64(lostBucket)]++
+		a.lastErr = r.Error
+	} else if r.Code != 0 && r.Timestamp.After(a.lastAnswer) {
+		a.lastAnswer = r.Timestamp
 	}
 	scen := ""
 	if g.ok {
@@ -327,18 +377,53 @@ func (a *Aggregator) Report() *Report {
 		}
 		rep.FromPlan = latencies(a.fromPlan, a.fpTotal, a.slipN)
 	}
+	rep.Sent = a.requests
+	rep.TransportErrors = a.transportErrs
+	if a.requests > 0 {
+		rep.TransportErrorRatio = float64(a.transportErrs) / float64(a.requests)
+	}
+	if a.transportErrs > 0 {
+		var after uint64
+		last := a.lastAnswer.UnixNano() / int64(lostBucket)
+		for b, n := range a.errBuckets {
+			if a.lastAnswer.IsZero() || b > last {
+				after += n
+			}
+		}
+		if after >= lostMin || (a.lastAnswer.IsZero() && after > 0) {
+			tl := &TargetLost{LastAnswer: -1, FailedAfter: after, Error: a.lastErr}
+			if !a.lastAnswer.IsZero() {
+				tl.LastAnswer = a.lastAnswer.Sub(a.earliest)
+			}
+			rep.TargetLost = tl
+		}
+	}
 	var shards []string
 	var profile, base string
+	plannedKnown := true
 	for _, g := range a.groups {
 		if !g.ok {
+			plannedKnown = false
 			continue
 		}
 		rep.AskedRate += g.label.Pace.Asked()
+		if g.label.Planned == 0 {
+			plannedKnown = false
+		}
+		rep.Planned += g.label.Planned
+		if g.label.Planned > 0 && g.seen < g.label.Planned {
+			rep.CutShort = true
+			rep.CutShards = append(rep.CutShards, fmt.Sprintf("%s: sent %d of %d", g.label.Shard, g.seen, g.label.Planned))
+		}
 		shards = append(shards, g.label.Shard.String())
 		profile = g.label.Profile
 		base = g.label.BaseURL
 	}
+	if !plannedKnown {
+		rep.Planned = 0
+	}
 	sort.Strings(shards)
+	sort.Strings(rep.CutShards)
 	rep.Target.Profile, rep.Target.BaseURL = profile, base
 	switch {
 	case len(shards) == 1:
@@ -442,6 +527,22 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s:%d", c, rep.StatusCodes[c])
 	}
 	b.WriteString("\n")
+	if rep.Planned > 0 {
+		fmt.Fprintf(&b, "Sent          [sent, planned]                   %d, %d\n", rep.Sent, rep.Planned)
+	}
+	if rep.CutShort {
+		fmt.Fprintf(&b, "CUT SHORT     the attack was interrupted: %s\n", strings.Join(rep.CutShards, "; "))
+	}
+	if rep.TransportErrors > 0 {
+		fmt.Fprintf(&b, "Transport errors [count, ratio]                 %d, %.4f  (requests without any answer)\n", rep.TransportErrors, rep.TransportErrorRatio)
+	}
+	if tl := rep.TargetLost; tl != nil {
+		if tl.LastAnswer < 0 {
+			fmt.Fprintf(&b, "TARGET LOST   the target never answered: all %d requests failed (%s)\n", tl.FailedAfter, tl.Error)
+		} else {
+			fmt.Fprintf(&b, "TARGET LOST   no answer after +%s: the %d requests sent after it failed (%s)\n", round(tl.LastAnswer), tl.FailedAfter, tl.Error)
+		}
+	}
 	if rl := rep.RateLimit; rl != nil {
 		fmt.Fprintf(&b, "Rate limit    limit %d per %s; windows %d (full %d); overAdmitted: %d  underAdmitted: %d  headerErrors: %d\n",
 			rl.Limit, rl.Window, len(rl.Windows), rl.FullWindows, rl.OverAdmitted, rl.UnderAdmitted, rl.HeaderErrors)

@@ -14,7 +14,7 @@ import (
 // rate>=0.99*asked.
 type Threshold struct {
 	Expr   string
-	Metric string // p50 p90 p95 p99 p999 max mean | success rate throughput
+	Metric string // p50 p90 p95 p99 p999 max mean | success rate throughput | errors
 	Op     string // < <= for latencies; >= > for the others
 	Dur    time.Duration
 	Value  float64
@@ -30,6 +30,21 @@ type ThresholdResult struct {
 
 var latencyMetrics = map[string]bool{"p50": true, "p90": true, "p95": true, "p99": true, "p999": true, "max": true, "mean": true}
 var ratioMetrics = map[string]bool{"success": true, "rate": true, "throughput": true}
+
+// DefaultErrorsThreshold is the gate every run gets unless it gives its
+// own errors threshold: more than 1 % of requests without any answer (a
+// target that died mid-attack) fails the run.
+const DefaultErrorsThreshold = "errors<=0.01"
+
+// HasErrorsThreshold reports whether ts sets the errors gate.
+func HasErrorsThreshold(ts []Threshold) bool {
+	for _, t := range ts {
+		if t.Metric == "errors" {
+			return true
+		}
+	}
+	return false
+}
 
 // ParseThreshold reads one --threshold expression. The error says what is
 // wrong and shows a valid form.
@@ -60,6 +75,15 @@ func ParseThreshold(expr string) (Threshold, error) {
 			return Threshold{}, fmt.Errorf("%q: %q is not a positive duration such as 5ms", expr, rest)
 		}
 		t.Dur = d
+	case t.Metric == "errors":
+		if t.Op != "<" && t.Op != "<=" {
+			return Threshold{}, fmt.Errorf("%q: errors (the ratio of requests without any answer) takes < or <=, e.g. errors<=0.01", expr)
+		}
+		v, err := strconv.ParseFloat(rest, 64)
+		if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
+			return Threshold{}, fmt.Errorf("%q: errors is a ratio 0..1, e.g. errors<=0.01", expr)
+		}
+		t.Value = v
 	case ratioMetrics[t.Metric]:
 		if t.Op != ">=" && t.Op != ">" {
 			return Threshold{}, fmt.Errorf("%q: %s takes >= or >, e.g. %s>=0.999", expr, t.Metric, t.Metric)
@@ -81,7 +105,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 		}
 		t.Value = v
 	default:
-		return Threshold{}, fmt.Errorf("%q: unknown metric %q; use p50 p90 p95 p99 p999 max mean success rate throughput", expr, t.Metric)
+		return Threshold{}, fmt.Errorf("%q: unknown metric %q; use p50 p90 p95 p99 p999 max mean success rate throughput errors", expr, t.Metric)
 	}
 	return t, nil
 }
@@ -117,6 +141,12 @@ func (t Threshold) Eval(rep *Report) ThresholdResult {
 		if rep.Requests == 0 {
 			res.Pass, res.Got = false, "no requests"
 		}
+		return res
+	}
+	if t.Metric == "errors" {
+		got := rep.TransportErrorRatio
+		res.Got = fmt.Sprintf("%.4g (%d of %d requests without an answer), want %s %.4g", got, rep.TransportErrors, rep.Requests, t.Op, t.Value)
+		res.Pass = got < t.Value || (t.Op == "<=" && got <= t.Value)
 		return res
 	}
 	var got float64

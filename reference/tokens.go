@@ -16,7 +16,7 @@ import (
 // Token lifetimes and validation bounds.
 const (
 	// Leeway is the clock skew tolerated on exp, nbf and iat (JWT-006 allows
-	// at most 60 s).
+	// at most 60 s; the zero-leeway variant tolerates none).
 	Leeway = 30 * time.Second
 	// AccessTokenLifetime is exp - iat of every access token (seeds 000, 003).
 	AccessTokenLifetime = 3600 * time.Second
@@ -181,6 +181,11 @@ func decodeUnverified(tok string, c *tokenClaims) bool {
 func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExpired bool) (*tokenClaims, error) {
 	if len(tok) > MaxTokenLen || strings.Count(tok, ".") != 2 {
 		return nil, errToken
+	}
+	if s.variants.on(VariantZeroLeeway) {
+		// Conformant variant: a token is refused the second it expires
+		// (RFC 7519 §4.1.4 only allows "some small leeway").
+		leeway = 0
 	}
 	var c tokenClaims
 	alg := headerAlg(tok)

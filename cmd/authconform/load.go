@@ -108,10 +108,10 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxWorker, "max-workers", 0, "maximum attacker workers (0: unlimited)")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) of YOUR implementation; default: the embedded reference")
 	fs.StringVar(&f.profile, "profile", "", "profile of the embedded reference (default roboticks; iotistica for provision-race and mqtt-connect)")
-	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report (vegeta's shape plus p999, asked_rate, slip, late) to this file")
-	fs.StringVar(&f.results, "results", "", "write vegeta binary results (readable by 'vegeta report' and 'authconform report') to this file")
+	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report (vegeta's shape plus p999, asked_rate, slip, late) to this file ('-': stdout, the text report then goes to stderr)")
+	fs.StringVar(&f.results, "results", "", "write vegeta binary results (readable by 'vegeta report' and 'authconform report') to this file ('-': stdout, the text report then goes to stderr)")
 	fs.StringVar(&f.html, "html", "", "write vegeta's HTML latency plot to this file")
-	fs.Var(&f.thresholds, "threshold", "gate, repeatable: p50|p90|p95|p99|p999|max|mean < or <= DURATION; success|rate|throughput >= or > NUMBER (rate may be F*asked); e.g. p99<5ms, success>=0.999, rate>=0.99*asked")
+	fs.Var(&f.thresholds, "threshold", "gate, repeatable: p50|p90|p95|p99|p999|max|mean < or <= DURATION; success|rate|throughput >= or > NUMBER (rate may be F*asked); e.g. p99<5ms, success>=0.999, rate>=0.99*asked; errors<=X (requests without any answer) defaults to "+loadgen.DefaultErrorsThreshold)
 	fs.StringVar(&f.baseline, "baseline", "", "a previous --json report: exit 1 on a regression beyond --tolerance")
 	fs.StringVar(&f.tolerance, "tolerance", "10%", "allowed regression against --baseline, e.g. 10% or 0.1")
 	fs.StringVar(&f.shard, "shard", "0/1", "run shard i of N (0-based, e.g. $JOB_COMPLETION_INDEX/4): rate/N and this shard's credentials")
@@ -196,6 +196,13 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		if base, err = loadgen.LoadBaseline(f.baseline); err != nil {
 			return bad("--baseline %v", err)
 		}
+		if base.Scenario != "" && base.Scenario != scenario {
+			return bad("--baseline %s is a report of scenario %s, not %s; give a baseline of the same scenario", f.baseline, base.Scenario, scenario)
+		}
+	}
+	textOut, err := stdoutUse(stdout, stderr, map[string]string{"json": f.jsonOut, "results": f.results, "html": f.html})
+	if err != nil {
+		return bad("%v", err)
 	}
 	if f.profile != "" {
 		if _, err := spec.Get(spec.ProfileName(f.profile)); err != nil {
@@ -232,7 +239,10 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 				prof = spec.Iotistica
 			}
 		}
-		run, err := reference.Start(ctx, reference.Config{Profile: prof, Faults: f.faults, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
+		// Not ctx: on an interrupt the reference must keep answering
+		// while the attack stops (its in-flight requests would otherwise
+		// read as a dead target); the deferred Close ends it.
+		run, err := reference.Start(context.Background(), reference.Config{Profile: prof, Faults: f.faults, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
 		if err != nil {
 			fmt.Fprintf(stderr, "authconform load: starting the embedded reference: %s\n", oneLine(err.Error()))
 			return exitFail
@@ -272,7 +282,10 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 	var files []*os.File
-	open := func(name, flagName string) (*os.File, bool) {
+	open := func(name, flagName string) (io.Writer, bool) {
+		if name == "-" {
+			return stdout, true
+		}
 		fh, err := os.Create(name)
 		if err != nil {
 			usageErr(stderr, "load", "--%s %s: cannot create: %v", flagName, name, errors.Unwrap(err))
@@ -308,7 +321,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authconform load: %s\n", oneLine(spec.Mask(err.Error(), target.Secrets())))
 		return exitFail
 	}
-	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), stdout, stderr, "load")
+	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), textOut, stdout, stderr, "load")
 }
 
 func describePlan(p loadgen.Pace) string {
@@ -324,24 +337,58 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
+// stdoutUse checks that at most one output flag (name → value) is "-"
+// (stdout) and returns where the text report goes: stdout, or stderr when
+// stdout carries a file.
+func stdoutUse(stdout, stderr io.Writer, outs map[string]string) (io.Writer, error) {
+	var dash []string
+	for _, name := range []string{"json", "results", "html"} {
+		if outs[name] == "-" {
+			dash = append(dash, "--"+name)
+		}
+	}
+	switch len(dash) {
+	case 0:
+		return stdout, nil
+	case 1:
+		return stderr, nil
+	}
+	return nil, fmt.Errorf("%s all ask for stdout; give at most one of them as '-' and the others a file name", strings.Join(dash, " and "))
+}
+
 // finishReport masks, gates, prints and writes a report; it returns the
 // exit code (1 on a breached threshold or baseline, or a failed run).
-func finishReport(rep *loadgen.Report, runErr error, jsonOut string, ths []loadgen.Threshold, base *loadgen.Report, tol float64, secrets []string, stdout, stderr io.Writer, cmd string) int {
+// Unless ths has an errors threshold, the default one applies. The text
+// report goes to textOut; jsonOut "-" is stdout.
+func finishReport(rep *loadgen.Report, runErr error, jsonOut string, ths []loadgen.Threshold, base *loadgen.Report, tol float64, secrets []string, textOut, stdout, stderr io.Writer, cmd string) int {
 	for i, e := range rep.Errors {
 		rep.Errors[i] = spec.Mask(e, secrets)
 	}
 	for i, n := range rep.Notes {
 		rep.Notes[i] = spec.Mask(n, secrets)
 	}
+	if rep.TargetLost != nil {
+		rep.TargetLost.Error = spec.Mask(rep.TargetLost.Error, secrets)
+	}
+	if !loadgen.HasErrorsThreshold(ths) {
+		def, _ := loadgen.ParseThreshold(loadgen.DefaultErrorsThreshold)
+		def.Expr += " (default; override with --threshold 'errors<=X')"
+		ths = append(append([]loadgen.Threshold{}, ths...), def)
+	}
 	ok := loadgen.Gate(rep, ths)
 	if base != nil {
 		ok = loadgen.CompareBaseline(rep, base, tol) && ok
 	}
-	if err := rep.WriteText(stdout); err != nil {
+	if err := rep.WriteText(textOut); err != nil {
 		fmt.Fprintf(stderr, "authconform %s: %v\n", cmd, err)
 		return exitFail
 	}
-	if jsonOut != "" {
+	if jsonOut == "-" {
+		if err := rep.WriteJSON(stdout); err != nil {
+			fmt.Fprintf(stderr, "authconform %s: writing the JSON report: %v\n", cmd, err)
+			return exitFail
+		}
+	} else if jsonOut != "" {
 		fh, err := os.Create(jsonOut)
 		if err != nil {
 			return usageErr(stderr, cmd, "--json %s: cannot create: %v", jsonOut, errors.Unwrap(err))
@@ -356,7 +403,7 @@ func finishReport(rep *loadgen.Report, runErr error, jsonOut string, ths []loadg
 		}
 	}
 	if runErr != nil {
-		fmt.Fprintf(stderr, "authconform %s: interrupted: %v\n", cmd, runErr)
+		fmt.Fprintf(stderr, "authconform %s: interrupted: %v; sent %d of %d planned requests\n", cmd, runErr, rep.Sent, rep.Planned)
 		return exitFail
 	}
 	if !ok {

@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +341,137 @@ func TestLoadProvisionRace(t *testing.T) {
 		if !c.multi && pr.RedeemedOnce != pr.Keys {
 			t.Errorf("single-use keys: %+v", pr)
 		}
+	}
+}
+
+// dyingProxy fronts a reference with a proxy that forwards the first n
+// requests and then dies: its listener closes and every open connection
+// is cut, as when a target crashes mid-attack.
+func dyingProxy(t *testing.T, n int64) string {
+	t.Helper()
+	run, err := reference.Start(context.Background(), reference.Config{Profile: spec.Roboticks}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = run.Close() })
+	u, _ := url.Parse(run.Target.BaseURL)
+	u.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(u)
+	var count atomic.Int64
+	var srv *httptest.Server
+	var once sync.Once
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if count.Add(1) <= n {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		once.Do(func() { go func() { srv.Listener.Close(); srv.CloseClientConnections() }() })
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tg := *run.Target
+	tg.BaseURL = strings.Replace(run.Target.BaseURL, u.Host, strings.TrimPrefix(srv.URL, "http://"), 1)
+	tf := filepath.Join(t.TempDir(), "dying.yaml")
+	if err := tg.WriteFile(tf); err != nil {
+		t.Fatal(err)
+	}
+	return tf
+}
+
+// A target that dies mid-attack fails the run by default (more than 1 %
+// of requests without an answer) and the report says so; an errors
+// threshold overrides the default.
+func TestLoadTargetDiesMidAttack(t *testing.T) {
+	js := filepath.Join(t.TempDir(), "dead.json")
+	code, stdout, stderr := runCLI("load", "key-valid", "--target", dyingProxy(t, 100), "--rate", "200", "--duration", "1s", "--quiet", "--timeout", "2s", "--json", js)
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "TARGET LOST") || !strings.Contains(stderr, "errors<=0.01") {
+		t.Errorf("the report must say the target was lost and the default gate breached:\n%s\n%s", stdout, stderr)
+	}
+	rep := readReport(t, js)
+	if rep.TargetLost == nil || rep.TransportErrors < 100 || rep.TransportErrorRatio <= 0.01 {
+		t.Errorf("target lost %+v, transport errors %d (%.3f)", rep.TargetLost, rep.TransportErrors, rep.TransportErrorRatio)
+	}
+	code, stdout, stderr = runCLI("load", "key-valid", "--target", dyingProxy(t, 100), "--rate", "200", "--duration", "1s", "--quiet", "--timeout", "2s", "--threshold", "errors<=1")
+	if code != exitOK {
+		t.Errorf("--threshold errors<=1: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// SIGINT mid-attack: exit 1, the JSON records planned vs sent, and
+// `authconform report` on the results file says the attack was cut short.
+func TestLoadInterruptedIsCutShort(t *testing.T) {
+	dir := t.TempDir()
+	res, js := filepath.Join(dir, "cut.bin"), filepath.Join(dir, "cut.json")
+	cmd := cliProcess("load", "key-valid", "--rate", "100", "--duration", "20s", "--quiet", "--results", res, "--json", js)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// wait until results flow, then interrupt
+	for i := 0; i < 100; i++ {
+		if fi, err := os.Stat(res); err == nil && fi.Size() > 4096 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFail {
+		t.Fatalf("interrupted load: %v, want exit 1\n%s", err, errBuf.String())
+	}
+	if !strings.Contains(errBuf.String(), "of 2000 planned") {
+		t.Errorf("stderr %q does not give sent of planned", errBuf.String())
+	}
+	rep := readReport(t, js)
+	if !rep.CutShort || rep.Planned != 2000 || rep.Sent == 0 || rep.Sent >= 2000 {
+		t.Errorf("JSON: cut short %v planned %d sent %d", rep.CutShort, rep.Planned, rep.Sent)
+	}
+	code, stdout, stderr := runCLI("report", res)
+	if code != exitOK || !strings.Contains(stdout, "CUT SHORT") || !strings.Contains(stderr, "cut short") {
+		t.Errorf("report of a cut attack: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// --json - and --results - write to stdout (the text report goes to
+// stderr); a second '-' is a usage error; --baseline of another scenario
+// is refused before the attack.
+func TestLoadStdoutAndBaselineScenario(t *testing.T) {
+	code, stdout, stderr := runCLI("load", "key-valid", "--rate", "50", "--duration", "200ms", "--quiet", "--json", "-")
+	if code != exitOK {
+		t.Fatalf("--json -: exit %d\n%s", code, stderr)
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Requests != 10 {
+		t.Errorf("--json -: stdout is not the JSON report (%v): %q", err, stdout)
+	}
+	if !strings.Contains(stderr, "Requests") {
+		t.Errorf("--json -: the text report must go to stderr: %q", stderr)
+	}
+	code, stdout, stderr = runCLI("load", "key-valid", "--rate", "50", "--duration", "200ms", "--quiet", "--results", "-")
+	if code != exitOK {
+		t.Fatalf("--results -: exit %d\n%s", code, stderr)
+	}
+	a := loadgen.NewAggregator(0)
+	if err := a.AddFile("stdout", strings.NewReader(stdout)); err != nil || a.Report().Requests != 10 {
+		t.Errorf("--results -: stdout holds no results: %v", err)
+	}
+	code, _, stderr = runCLI("load", "key-valid", "--quiet", "--results", "-", "--json", "-")
+	if code != exitUsage || !strings.Contains(stderr, "--json and --results") {
+		t.Errorf("two outputs on stdout: exit %d %q", code, stderr)
+	}
+	base := filepath.Join(t.TempDir(), "inv.json")
+	b, _ := json.Marshal(loadgen.Report{Scenario: "key-invalid", Requests: 10, Success: 1})
+	_ = os.WriteFile(base, b, 0o600)
+	code, _, stderr = runCLI("load", "key-valid", "--quiet", "--baseline", base)
+	if code != exitUsage || !strings.Contains(stderr, "--baseline") || !strings.Contains(stderr, "key-invalid") {
+		t.Errorf("baseline of another scenario: exit %d %q", code, stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/tsenart/vegeta/v12/lib/plot"
@@ -22,9 +23,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	var jsonOut, html, baseline, tolerance string
 	var lateAfter = loadgen.DefaultLateAfter
 	var ths thresholdsFlag
-	fs.StringVar(&jsonOut, "json", "", "write the merged JSON report to this file")
+	fs.StringVar(&jsonOut, "json", "", "write the merged JSON report to this file ('-': stdout, the text report then goes to stderr)")
 	fs.StringVar(&html, "html", "", "write vegeta's HTML latency plot of the merged results to this file")
-	fs.Var(&ths, "threshold", "gate, repeatable, as in 'authconform load' (e.g. p99<5ms, success>=0.999, rate>=0.99*asked)")
+	fs.Var(&ths, "threshold", "gate, repeatable, as in 'authconform load' (e.g. p99<5ms, success>=0.999, rate>=0.99*asked; errors<=X defaults to "+loadgen.DefaultErrorsThreshold+")")
 	fs.StringVar(&baseline, "baseline", "", "a previous --json report: exit 1 on a regression beyond --tolerance")
 	fs.StringVar(&tolerance, "tolerance", "10%", "allowed regression against --baseline")
 	fs.DurationVar(&lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
@@ -55,7 +56,19 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, "report", "--baseline %v", err)
 		}
 	}
+	textOut, err := stdoutUse(stdout, stderr, map[string]string{"json": jsonOut, "html": html})
+	if err != nil {
+		return usageErr(stderr, "report", "%v", err)
+	}
+	seen := map[string]bool{}
+	for _, name := range files {
+		if seen[name] {
+			return usageErr(stderr, "report", "%s is given twice; give each shard's file once", name)
+		}
+		seen[name] = true
+	}
 	agg := loadgen.NewAggregator(lateAfter)
+	var labels []loadgen.ResultsFile
 	var plt *plot.Plot
 	if html != "" {
 		plt = plot.New(plot.Title("authconform report"))
@@ -65,42 +78,62 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageErr(stderr, "report", "cannot read %s: %v", name, errors.Unwrap(err))
 		}
-		var sink interface{ Add(*vegeta.Result) } = agg
-		if plt != nil {
-			sink = tee{agg, plt}
-		}
+		labels = append(labels, loadgen.ResultsFile{Name: name})
+		sink := &tee{a: agg, p: plt, label: loadgen.NewLabelCollector(&labels[len(labels)-1])}
 		err = readResults(name, fh, sink)
 		fh.Close()
 		if err != nil {
 			return usageErr(stderr, "report", "%v", err)
 		}
 	}
+	if err := loadgen.CheckMerge(labels); err != nil {
+		return usageErr(stderr, "report", "%s", strings.TrimPrefix(err.Error(), loadgen.ErrResults.Error()+": "))
+	}
 	rep := agg.Report()
 	if rep.Requests == 0 {
 		return usageErr(stderr, "report", "the files hold no results; give files written by 'authconform load --results F'")
 	}
+	if base != nil && base.Scenario != "" && rep.Scenario != "" && base.Scenario != rep.Scenario {
+		return usageErr(stderr, "report", "--baseline %s is a report of scenario %s, the results are of %s; give a baseline of the same scenario", baseline, base.Scenario, rep.Scenario)
+	}
 	if plt != nil {
 		plt.Close()
-		fh, err := os.Create(html)
-		if err != nil {
-			return usageErr(stderr, "report", "--html %s: cannot create: %v", html, errors.Unwrap(err))
+		var werr error
+		if html == "-" {
+			_, werr = plt.WriteTo(stdout)
+		} else {
+			fh, err := os.Create(html)
+			if err != nil {
+				return usageErr(stderr, "report", "--html %s: cannot create: %v", html, errors.Unwrap(err))
+			}
+			_, werr = plt.WriteTo(fh)
+			fh.Close()
 		}
-		_, werr := plt.WriteTo(fh)
-		fh.Close()
 		if werr != nil {
 			fmt.Fprintf(stderr, "authconform report: writing %s: %v\n", html, werr)
 			return exitFail
 		}
 	}
-	return finishReport(rep, nil, jsonOut, ths, base, tol, nil, stdout, stderr, "report")
+	if rep.CutShort {
+		fmt.Fprintf(stderr, "authconform report: the attack was cut short: sent %d of %d planned requests (%s)\n", rep.Sent, rep.Planned, strings.Join(rep.CutShards, "; "))
+	}
+	return finishReport(rep, nil, jsonOut, ths, base, tol, nil, textOut, stdout, stderr, "report")
 }
 
+// tee feeds the aggregator, the plot (if any) and the label collector.
 type tee struct {
-	a *loadgen.Aggregator
-	p *plot.Plot
+	a     *loadgen.Aggregator
+	p     *plot.Plot
+	label func(string)
 }
 
-func (t tee) Add(r *vegeta.Result) { t.a.Add(r); _ = t.p.Add(r) }
+func (t *tee) Add(r *vegeta.Result) {
+	t.label(r.Attack)
+	t.a.Add(r)
+	if t.p != nil {
+		_ = t.p.Add(r)
+	}
+}
 
 // readResults decodes a vegeta results file (binary, JSON or CSV).
 func readResults(name string, r io.Reader, sink interface{ Add(*vegeta.Result) }) error {

@@ -183,17 +183,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	restore()
 	out = stdout
 	rep.End = time.Now().UTC()
-	if agg.Ended == "" && ctx.Err() != nil {
-		agg.Ended = "interrupted by a signal before it ran"
+	if ctx.Err() != nil && !agg.Interrupted {
+		agg.Ended, agg.Interrupted = "the run was interrupted by a signal", true
 	}
-	rep.Interrupted = agg.Ended
+	if agg.Interrupted {
+		rep.Interrupted = agg.Ended
+	}
 	rep.Checks = agg.Collect(gr, ctxs)
 	framework.SortChecks(rep.Checks)
 	rep.Summary = framework.Summarize(rep.Checks, rep.Profiles, f.strict, rep.Interrupted)
 	rep.Verdict = framework.RunVerdict(rep.Summary)
 	framework.PrintSummary(out, rep.Summary)
-	if rep.Interrupted != "" {
-		fmt.Fprintf(out, "run ended early: %s; the checks it kept from running are not-run\n", rep.Interrupted)
+	if agg.Ended != "" {
+		fmt.Fprintf(out, "run ended early: %s; the checks it kept from running are not-run\n", agg.Ended)
 	}
 
 	for _, w := range []struct {

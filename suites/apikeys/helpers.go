@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/authconform/authconform/spec"
 	"github.com/authconform/authconform/suites/framework"
@@ -31,14 +29,18 @@ func base62(n int) string { return framework.RandomBase62(n) }
 
 // newKey is a key created by the admin for the checks.
 type newKey struct {
-	Resp   *framework.Resp
-	Secret string
-	ID     string
-	// Use returns the request that proves the key works: the protected
-	// resource (user keys) or the agent's state (iotistica device keys).
+	Resp *framework.Resp
+	// Secret is the new key ("" when the creation response shows no string
+	// with the profile's prefix); Field is where it was found.
+	Secret, Field string
+	ID            string
+	// Path and Header are the request that proves the key works: the
+	// protected resource (user keys) or the agent's state (iotistica device
+	// keys).
 	Path   string
 	Header http.Header
 	admin  http.Header
+	mgmt   framework.KeyMgmt
 }
 
 // keyPrefix is the prefix of keys the profile's creation endpoint issues.
@@ -49,32 +51,59 @@ func keyPrefix(c *framework.Ctx) string {
 	return c.Profile.DeviceKeyPrefix
 }
 
-// createKey creates a key as the admin through the profile's key-creation
-// endpoint (spec.Profile.Keys) and fails the spec unless it gets 200/201
-// with a secret and an id. The secret is masked in every transcript.
+// createRefDefined reports whether the creation endpoint in use is the
+// reference's choice (a 404/405 there means the target lacks it). Only
+// iotistica's POST /auth/api-keys is documented by a seed (003).
+func createRefDefined(c *framework.Ctx, m framework.KeyMgmt) bool {
+	return !m.Declared && c.Profile.Keys.RefDefined
+}
+
+// notFound reports whether a status says the endpoint does not exist.
+func notFound(status int) bool { return status == 404 || status == 405 }
+
+// where names the origin of an endpoint in reasons.
+func where(m framework.KeyMgmt, field string) string {
+	if m.Declared {
+		return "keyAPI." + field + " of the target file"
+	}
+	return "the reference's (ref-defined) endpoint; declare keyAPI in the target file if the implementation manages keys elsewhere"
+}
+
+// createKey creates a key as the admin through the key-creation endpoint
+// (the target file's keyAPI.create, else the reference's path). A 404/405
+// at a ref-defined path ends the spec as not-applicable; any other non-2xx
+// is a failed control (error). The secret, found as the string value with
+// the profile's prefix, is masked in every transcript; it is "" when the
+// response shows none (the caller decides what that means).
 func createKey(c *framework.Ctx, cl *framework.Client) newKey {
-	k := c.Profile.Keys
+	m := c.KeyMgmt()
+	if m.Create.IsZero() {
+		framework.SkipNotApplicable("the %s profile has no key-creation endpoint and the target file declares no keyAPI", c.Name())
+	}
 	body := map[string]any{"name": "authconform-" + base62(8)}
 	var path string
 	if c.Name() == spec.Iotistica {
 		uuid := c.Target().Devices[1].UUID
-		body["agentUuid"] = uuid
+		body["agentUuid"] = uuid // seed 003: {name, agentUuid}
 		path = framework.DeviceStatePath(uuid)
 	} else {
 		path = c.Paths().Protected
 	}
 	h := adminHeaders(c, cl)
-	r := cl.PostJSON(k.Create, h, body)
-	m := r.JSONMap()
-	secret, _ := m[k.SecretJSON].(string)
-	cl.AddSecret(secret)
-	ExpectWithOffset(1, r).To(framework.HaveStatus(200, 201), "creating a key through POST %s", k.Create)
-	ExpectWithOffset(1, secret).NotTo(BeEmpty(), "the creation response has no %q field\n%s", k.SecretJSON, r.Exchange)
-	id := ""
-	if v, ok := m[k.IDJSON]; ok && v != nil {
-		id = fmt.Sprint(v)
+	prefix, prefer := keyPrefix(c), ""
+	if !m.Declared {
+		prefer = c.Profile.Keys.SecretJSON
 	}
-	nk := newKey{Resp: r, Secret: secret, ID: id, Path: path, admin: h}
+	r := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, func(b []byte) []string {
+		s, _, _ := framework.NewKeyIn(b, prefix, prefer)
+		return []string{s}
+	})
+	if notFound(r.Status) && createRefDefined(c, m) {
+		framework.SkipNotApplicable("the target answers %s with %d: it has no key creation there (%s)", m.Create, r.Status, where(m, "create"))
+	}
+	framework.Control(r, fmt.Sprintf("the admin creates a key with %s (%s)", m.Create, where(m, "create")), 200, 201, 202, 203, 204)
+	secret, id, field := framework.NewKeyIn(r.Body, prefix, prefer)
+	nk := newKey{Resp: r, Secret: secret, Field: field, ID: id, Path: path, admin: h, mgmt: m}
 	if c.Name() == spec.Iotistica {
 		nk.Header = framework.Cred(spec.TransportDeviceKey, secret)
 	} else {
@@ -83,58 +112,45 @@ func createKey(c *framework.Ctx, cl *framework.Client) newKey {
 	return nk
 }
 
-// keyEndpoints returns the listing and revocation paths of the profile's
-// keys ("" where it has none). spec.Profile.Keys leaves them empty for
-// iotistica, whose seed documents only POST /auth/api-keys; the reference
-// defines GET /auth/api-keys and DELETE /auth/api-keys/{id} there, so the
-// specs try them and skip with the reason when a target answers 404/405.
-func keyEndpoints(c *framework.Ctx) (list, del string) {
-	k := c.Profile.Keys
-	list, del = k.List, k.Delete
-	if c.Name() == spec.Iotistica {
-		if list == "" {
-			list = "/auth/api-keys"
-		}
-		if del == "" {
-			del = "/auth/api-keys"
-		}
-	}
-	return list, del
+// requireSecret ends the spec as error when the creation response showed
+// no key: the spec needs a key it can use (KEY-001 asserts the secret
+// itself).
+func requireSecret(c *framework.Ctx, nk newKey) {
+	framework.ControlOK(nk.Secret != "", "the creation response (%d) shows no string value starting with %q, so there is no new key to use\n%s", nk.Resp.Status, keyPrefix(c), nk.Resp.Exchange)
 }
 
-// revokePath is where the key is revoked ("" when the profile has no
-// revocation endpoint).
-func revokePath(c *framework.Ctx, nk newKey) string {
-	_, del := keyEndpoints(c)
-	if del == "" || nk.ID == "" {
-		return ""
-	}
-	return del + "/" + url.PathEscape(nk.ID)
-}
-
-// notImplemented reports whether a status says the endpoint does not exist.
-func notImplemented(status int) bool {
-	return status == 404 || status == 405 || status == 501
-}
-
-// revoke deletes the key as the admin and expects 200 or 204.
+// revoke revokes the key as the admin (keyAPI.revoke, else the reference's
+// path) and expects a 2xx. Without an endpoint or id, or on a 404/405 at a
+// ref-defined path, the spec ends as not-applicable; with a declared
+// keyAPI those are failed controls (error).
 func revoke(c *framework.Ctx, cl *framework.Client, nk newKey) {
-	p := revokePath(c, nk)
-	if p == "" {
-		Skip(fmt.Sprintf("profile %s has no revocation endpoint in spec.Profile.Keys", c.Name()))
+	m := nk.mgmt
+	if m.Revoke.IsZero() {
+		framework.SkipNotApplicable("the %s profile has no key-revocation endpoint and the target file declares no keyAPI", c.Name())
 	}
-	r := cl.Do(framework.Req{Method: http.MethodDelete, Path: p, Header: nk.admin})
-	if notImplemented(r.Status) {
-		Skip(fmt.Sprintf("the target answers DELETE %s/{id} with %d: no way to revoke a key here", p[:len(p)-len(url.PathEscape(nk.ID))-1], r.Status))
+	if nk.ID == "" {
+		if m.Declared {
+			framework.Inconclusive("the creation response has no \"id\" (keyAPI.create must answer a JSON object with \"id\"), so the key cannot be revoked with %s\n%s", m.Revoke, nk.Resp.Exchange)
+		}
+		framework.SkipNotApplicable("the creation response has no \"id\" field, so the key cannot be revoked at the reference's %s; declare keyAPI in the target file\n%s", m.Revoke, nk.Resp.Exchange)
 	}
-	ExpectWithOffset(1, r).To(framework.HaveStatus(200, 204), "revoking the key with DELETE %s/{id}", p[:len(p)-len(url.PathEscape(nk.ID))-1])
+	r := cl.Do(framework.Req{Method: m.Revoke.Method, Path: m.RevokePath(nk.ID), Header: nk.admin})
+	if notFound(r.Status) && !m.Declared {
+		framework.SkipNotApplicable("the target answers %s with %d: no way to revoke a key there (%s)", m.Revoke, r.Status, where(m, "revoke"))
+	}
+	framework.Control(r, fmt.Sprintf("the admin revokes the key with %s (%s)", m.Revoke, where(m, "revoke")), 200, 202, 204)
 }
 
 // cleanup revokes the key quietly (DeferCleanup).
-func cleanup(c *framework.Ctx, cl *framework.Client, nk newKey) func() {
+func cleanup(cl *framework.Client, nk *newKey) func() {
 	return func() {
-		if p := revokePath(c, nk); p != "" {
-			_, _ = cl.Try(context.Background(), framework.Req{Method: http.MethodDelete, Path: p, Header: nk.admin})
+		if p := nk.mgmt.RevokePath(nk.ID); p != "" && nk.Resp != nil {
+			_, _ = cl.Try(context.Background(), framework.Req{Method: nk.mgmt.Revoke.Method, Path: p, Header: nk.admin})
 		}
 	}
+}
+
+// registerCleanup revokes nk at the end of the spec.
+func registerCleanup(cl *framework.Client, nk newKey) {
+	DeferCleanup(cleanup(cl, &nk))
 }

@@ -134,7 +134,7 @@ func (p timingProbe) measure(ctx context.Context) (timingResult, error) {
 	tp := &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true, IdleConnTimeout: time.Minute}
 	defer tp.CloseIdleConnections()
-	hc := &http.Client{Transport: tp, Timeout: framework.DefaultTimeout}
+	hc := framework.NewHTTPClient(tp, framework.DefaultTimeout)
 	send := func(key string) (time.Duration, int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
 		if err != nil {

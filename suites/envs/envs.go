@@ -248,7 +248,11 @@ func RunGoTest(t *testing.T) {
 			t.Log(framework.CheckLine(cr))
 		}
 	}
-	sums := framework.Summarize(checks, names, os.Getenv("AUTHCONFORM_STRICT") == "1", agg.Ended)
+	interrupted := ""
+	if agg.Interrupted {
+		interrupted = agg.Ended
+	}
+	sums := framework.Summarize(checks, names, os.Getenv("AUTHCONFORM_STRICT") == "1", interrupted)
 	verdict := framework.RunVerdict(sums)
 	if code := framework.ExitCode(verdict, os.Getenv("AUTHCONFORM_REQUIRE_ALL") == "1"); code != 0 {
 		for _, cr := range checks {

@@ -123,8 +123,11 @@ type Aggregator struct {
 	// such spec is not-selected.
 	Selected func(labels []string) bool
 	// Ended is why the run ended early ("" = it did not): the reason of
-	// every spec it kept from running.
-	Ended string
+	// every spec it kept from running. Interrupted tells a signal or the
+	// suite timeout (verdict interrupted) from a target that stopped
+	// answering (what ran is judged).
+	Ended       string
+	Interrupted bool
 }
 
 // Collect turns Ginkgo's report into check results: every catalogue check
@@ -273,7 +276,7 @@ func (a Aggregator) spec(sr types.SpecReport) SpecResult {
 	case sr.State.Is(types.SpecStateInterrupted | types.SpecStateAborted):
 		res.Status, res.SkipKind, res.Reason = Skipped, NotRun, "interrupted while running"
 		if a.Ended != "" {
-			res.Reason = "interrupted while running: " + a.Ended
+			res.Reason = "interrupted while running (" + a.Ended + ")"
 		}
 	case sr.State.Is(types.SpecStateTimedout):
 		res.Status, res.Reason = Error, "the spec timed out waiting for the target: "+msg

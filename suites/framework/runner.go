@@ -92,28 +92,29 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, Aggregator)
 		rc.SilenceSkips = true
 	}
 	RunSpecs(t, "authconform conformance", sc, rc)
-	agg.Ended = EndReason(report, ctxs)
+	agg.Ended, agg.Interrupted = EndReason(report, ctxs)
 	return report, agg
 }
 
-// EndReason says why a run ended before every selected spec ran: a signal,
-// the suite timeout, or a target that stopped answering. "" when it ran
-// to the end.
-func EndReason(r types.Report, ctxs []*Ctx) string {
-	for _, why := range r.SpecialSuiteFailureReasons {
+// EndReason says why a run ended before every selected spec ran: a signal
+// or the suite timeout (interrupted), or a target that stopped answering
+// (not an interruption: what ran is judged, the rest is not-run). "" when
+// it ran to the end.
+func EndReason(r types.Report, ctxs []*Ctx) (why string, interrupted bool) {
+	for _, w := range r.SpecialSuiteFailureReasons {
 		switch {
-		case strings.Contains(why, "Interrupted by User"), strings.Contains(why, "Interrupted"):
-			return "interrupted by a signal before it ran"
-		case strings.Contains(why, "Timeout"):
-			return "the run's --timeout elapsed before it ran"
+		case strings.Contains(w, "Timeout"):
+			return "the run's --timeout elapsed", true
+		case strings.Contains(w, "Interrupted"):
+			return "the run was interrupted by a signal", true
 		}
 	}
 	for _, c := range ctxs {
-		if why := Unresponsive(c.Target().BaseURL); why != "" {
-			return why
+		if w := Unresponsive(c.Target().BaseURL); w != "" {
+			return w, false
 		}
 	}
-	return ""
+	return "", false
 }
 
 // Selects reports whether the label filter selects at least one spec of a

@@ -269,7 +269,7 @@ func otherClients(ctx context.Context, c *framework.Ctx, base *framework.Client,
 		}
 		DeferCleanup(tr.CloseIdleConnections)
 		nc := framework.NewClient(c.Profile, c.Target())
-		nc.HTTP = &http.Client{Transport: tr, Timeout: framework.DefaultTimeout}
+		nc.HTTP = framework.NewHTTPClient(tr, framework.DefaultTimeout)
 		nc.AddSecret(base.Secrets...)
 		out[i] = nc
 		_, err := nc.Try(ctx, framework.Req{Method: http.MethodGet, Path: path})

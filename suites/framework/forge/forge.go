@@ -167,3 +167,15 @@ func Resign(tok string, secret, privPEM string, edit func(claims map[string]any)
 // WeakSecrets are common HS256 secrets (JWT-013), from public wordlists of
 // leaked JWT secrets.
 var WeakSecrets = []string{"secret", "secretkey", "your-256-bit-secret", "changeme", "password", "jwt_secret", "your-hs256-secret", "123456", "key", "test"}
+
+// IsJWS reports whether s looks like a compact JWS: three base64url
+// segments whose first decodes to a JSON object with an "alg". It verifies
+// nothing; it only tells a token apart from other strings of a response.
+func IsJWS(s string) bool {
+	h, _, _, err := Parts(s)
+	if err != nil {
+		return false
+	}
+	_, ok := h["alg"].(string)
+	return ok
+}
