@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/authconform/authconform/spec"
+	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 
@@ -40,12 +41,24 @@ func TestRunCleanReference(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range r.Checks {
 		seen[c.ID] = true
-		if c.Status == framework.Skipped && c.Reason == "" {
-			t.Errorf("%s/%s skipped without a reason", c.Profile, c.ID)
+		if c.Status == framework.Skipped && (c.Reason == "" || c.SkipKind == "") {
+			t.Errorf("%s/%s skipped without a reason or kind", c.Profile, c.ID)
 		}
 		if c.Level == "MUST" && c.Status == framework.Failed {
 			t.Errorf("%s/%s failed on the clean reference: %s", c.Profile, c.ID, c.Reason)
 		}
+		if c.Status == framework.Error {
+			t.Errorf("%s/%s is error on the clean reference: %s", c.Profile, c.ID, c.Reason)
+		}
+	}
+	// With a broker every applicable MUST check runs: conformant, not
+	// merely incomplete.
+	want := framework.Conformant
+	if mqttenv.ExecAvailable() != nil {
+		want = framework.Incomplete
+	}
+	if r.Verdict != want {
+		t.Errorf("run verdict %q, want %q", r.Verdict, want)
 	}
 	for _, id := range spec.IDs() {
 		if !seen[id] {
