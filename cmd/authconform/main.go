@@ -19,6 +19,9 @@ import (
 type command struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
+	// details is printed after the flags by --help ("" = the generic exit
+	// codes line).
+	details string
 }
 
 var commands = map[string]command{}
@@ -62,7 +65,8 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error.")
+	fmt.Fprintln(w, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error;")
+	fmt.Fprintln(w, "run also: 3 preflight failed, 130 interrupted (authconform run --help).")
 }
 
 // parseFlags parses fs and turns any flag error into the one-line usage
@@ -75,7 +79,11 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, "authconform %s: %s\n\nUsage of authconform %s:\n", fs.Name(), commands[fs.Name()].summary, fs.Name())
 		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error.")
+		if d := commands[fs.Name()].details; d != "" {
+			fmt.Fprint(stderr, d)
+		} else {
+			fmt.Fprintln(stderr, "\nExit codes: 0 success, 1 a MUST check failed or a threshold was breached, 2 usage error.")
+		}
 		return exitOK, false
 	}
 	if err != nil {

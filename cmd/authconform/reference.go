@@ -30,7 +30,7 @@ func init() {
 var deploymentVars = []string{"JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "LICENSE_KEY", "LICENSE_PUBLIC_KEY"}
 
 func referenceUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, `Usage: authconform reference --profile P [--addr HOST:PORT] [--fault NAME]... [--target-out FILE]
+	fmt.Fprintf(w, `Usage: authconform reference --profile P [--addr HOST:PORT] [--fault NAME]... [--variant NAME]... [--target-out FILE]
                              [--rate-limit N --rate-window D] [--limited-limit N --limited-window D]
 
 Serves one profile (%s) of the reference implementation from memory,
@@ -59,6 +59,13 @@ Faults (--fault NAME, repeatable; each breaks the check named):
 		fmt.Fprintf(w, "  %-32s %-9s %s\n", f.Name, f.Check, f.Description)
 	}
 	fmt.Fprintf(w, `
+Conformant variants (--variant NAME, repeatable; allowed differences every
+check must still pass: proof that the suite does not over-fail):
+`)
+	for _, v := range reference.Variants() {
+		fmt.Fprintf(w, "  %-32s %s\n", v.Name, v.Description)
+	}
+	fmt.Fprintf(w, `
 Examples:
   authconform reference --profile roboticks --addr 127.0.0.1:8080 --target-out target.yaml
   authconform reference --profile iotistica --addr :8080 --fault reusable-provisioning-key
@@ -80,8 +87,9 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 	limitedLimit := fs.Int("limited-limit", 0, "budget of the fixtures' rate-limited key (default 10)")
 	limitedWindow := fs.Duration("limited-window", 0, "window of the fixtures' rate-limited key (default 2s)")
 	logLevel := fs.String("log-level", "info", "log level: debug (every request), info, warn, error")
-	var faults stringsFlag
+	var faults, variants stringsFlag
 	fs.Var(&faults, "fault", "switch on a deliberate defect (repeatable); see the list below")
+	fs.Var(&variants, "variant", "switch on a conformant variant, an allowed difference (repeatable); see the list below")
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "-help" {
 			referenceUsage(stdout, fs)
@@ -99,6 +107,11 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 	}
 	if _, err := spec.Get(spec.ProfileName(*profile)); err != nil {
 		return usageErr(stderr, "reference", "--profile %q is unknown; use one of %s", *profile, strings.Join(spec.Names(), ", "))
+	}
+	for _, v := range variants {
+		if _, err := reference.LookupVariant(v); err != nil {
+			return usageErr(stderr, "reference", "--variant %q is unknown; run 'authconform reference --help' for the list", v)
+		}
 	}
 	for _, f := range faults {
 		if _, err := reference.LookupFault(f); err != nil {
@@ -128,7 +141,7 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	run, err := reference.Start(ctx, reference.Config{
-		Profile: spec.ProfileName(*profile), Faults: faults, Env: env, Logger: log,
+		Profile: spec.ProfileName(*profile), Faults: faults, Variants: variants, Env: env, Logger: log,
 		RateLimit: *rateLimit, RateWindow: *rateWindow, LimitedKeyLimit: *limitedLimit, LimitedKeyWindow: *limitedWindow,
 	}, *addr)
 	if err != nil {

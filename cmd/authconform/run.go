@@ -26,8 +26,39 @@ import (
 var version = "0.1.0-dev"
 
 func init() {
-	register("run", command{summary: "run the conformance suites against the embedded reference or your implementation", run: runCmd})
+	register("run", command{summary: "run the conformance suites against the embedded reference or your implementation", run: runCmd, details: runDetails})
 }
+
+const runDetails = `
+Before any check, a preflight asks whether the target file describes the
+target: the base URL answers, a protected resource without credential gets
+a 4xx JSON error, every principal's key and login work on its own resource,
+the rate-limited key has budget, the MQTT address accepts TCP. Each problem
+is one line naming the target-file field; nothing else runs (exit 3).
+
+Status of each check, per profile:
+  passed   every spec of it ran and passed
+  failed   an assertion failed: a defect of the implementation
+  error    inconclusive: a positive control failed (e.g. a valid key got 429
+           or 5xx), or the answer could not be judged (broken connection,
+           body cut short); the reason names the request
+  skipped  not-applicable (the target lacks the feature: a ref-defined
+           endpoint answered 404/405), not-selected (label filter) or
+           not-run (no broker, no deployment control, no signing key, run
+           interrupted, target unresponsive)
+
+Verdict per profile and for the run:
+  conformant      every applicable MUST check passed
+  non-conformant  a MUST check failed or is error (with --strict also SHOULD)
+  incomplete      nothing failed, but applicable MUST checks did not run
+                  (the summary lists which and why)
+  interrupted     Ctrl-C, SIGTERM or --timeout: what ran is reported, the
+                  rest is not-run
+
+Exit codes: 0 conformant or incomplete (incomplete is 1 with --require-all),
+1 non-conformant, 2 usage error (bad flag or target file, or a label filter
+that selects no check), 3 preflight failed, 130 interrupted.
+`
 
 type runFlags struct {
 	profile, target, env, labelFilter string
