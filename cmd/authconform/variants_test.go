@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/authconform/authconform/reference"
@@ -48,6 +50,20 @@ func TestVariants(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestReadmeListsEveryVariant keeps the README's variant table in step
+// with the reference's variant registry.
+func TestReadmeListsEveryVariant(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range reference.Variants() {
+		if row := fmt.Sprintf("| `%s` |", v.Name); !strings.Contains(string(b), row) {
+			t.Errorf("README variant table lacks a row starting %q", row)
 		}
 	}
 }
