@@ -100,3 +100,14 @@ images: $(PLUGIN)
 # Last line: ratio X.XX (plugin / password_file).
 bench-mqtt: build $(PLUGIN)
 	$(GO) run ./mqttauth/internal/benchmqtt -authconform $(BIN) -plugin $(PLUGIN)
+
+# --- load generator (loadgen/fast.go; see docs/load.md) ----------------------
+# The attacker's own CPU per request: authconform load's fast engine (open
+# loop, constant rate) against wrk (closed loop) on the same reference, in
+# the same run. Last line: ratio X.XX (ours / wrk; goal <= 2). Skips with
+# its reason when wrk is missing (Debian: apt-get install wrk). Timing
+# lives here, never in make test.
+.PHONY: bench-generator
+bench-generator:
+	$(GO) build -o bin/authconform-bench ./loadgen/bench
+	bin/authconform-bench -generator $(BENCHFLAGS)

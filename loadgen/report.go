@@ -183,13 +183,16 @@ type Aggregator struct {
 
 	requests, success uint64
 	bytesIn, bytesOut uint64
-	codes             map[string]int
+	codes             map[uint16]int
 	errs              map[string]struct{}
 	errList           []string
 	earliest, latest  time.Time
 	end               time.Time
 
 	groups map[string]*group
+	// the group of the last result, and its label
+	lastGroup *group
+	lastName  string
 	// transport errors: count, per lostBucket of send time, and the
 	// latest send time that got an answer
 	transportErrs uint64
@@ -209,7 +212,7 @@ func NewAggregator(lateAfter time.Duration) *Aggregator {
 	}
 	return &Aggregator{
 		lat: newHist(), slip: newHist(), fromPlan: newHist(), lateAfter: lateAfter,
-		codes: map[string]int{}, errs: map[string]struct{}{}, errList: []string{},
+		codes: map[uint16]int{}, errs: map[string]struct{}{}, errList: []string{},
 		groups: map[string]*group{}, errBuckets: map[int64]uint64{},
 	}
 }
@@ -218,7 +221,12 @@ func NewAggregator(lateAfter time.Duration) *Aggregator {
 func (a *Aggregator) Add(r *vegeta.Result) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	g := a.groups[r.Attack]
+	// Results come in runs of one label: skip hashing it every time.
+	g := a.lastGroup
+	if g == nil || r.Attack != a.lastName {
+		g = a.groups[r.Attack]
+		a.lastName = r.Attack
+	}
 	if g == nil {
 		g = &group{}
 		g.label, g.ok = ParseLabel(r.Attack)
@@ -235,12 +243,13 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 			}
 		}
 	}
+	a.lastGroup = g
 	g.seen++
 	if r.Seq > g.maxSeq {
 		g.maxSeq = r.Seq
 	}
 	a.requests++
-	a.codes[strconv.Itoa(int(r.Code))]++
+	a.codes[r.Code]++
 	a.bytesIn += r.BytesIn
 	a.bytesOut += r.BytesOut
 	record(a.lat, r.Latency)
@@ -350,7 +359,7 @@ func (a *Aggregator) Report() *Report {
 		Earliest: a.earliest, Latest: a.latest, End: a.end,
 	}
 	for k, v := range a.codes {
-		rep.StatusCodes[k] = v
+		rep.StatusCodes[strconv.Itoa(int(k))] = v
 	}
 	rep.BytesIn.Total, rep.BytesOut.Total = a.bytesIn, a.bytesOut
 	if a.requests > 0 {

@@ -97,6 +97,10 @@ type Config struct {
 	// StartAt, when in the future, holds the attack (after preparation)
 	// until then, so the shards of a distributed attack start together.
 	StartAt time.Time
+	// Engine is EngineAuto (""), EngineFast or EngineVegeta: who sends
+	// the requests (see fast.go). Auto takes the fast engine where the
+	// scenario allows it.
+	Engine string
 }
 
 // Run prepares the scenario, attacks, and returns the report. Errors
@@ -145,6 +149,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		fmt.Fprintf(cfg.Progress, "load: %s against %s %s (%s), %s, shard %s\n", cfg.Scenario, p.Name, cfg.Target.BaseURL, cfg.TargetKind, describePace(pace), cfg.Shard)
 	}
 	log.Info("load: attack", "scenario", cfg.Scenario, "pace", pace.String(), "shard", cfg.Shard.String(), "profile", string(p.Name))
+	var fa *fastAttack
+	switch why := fastUsable(pl); {
+	case cfg.Engine == EngineVegeta:
+	case why == "":
+		if fa, err = newFastAttack(pl.fixed, pace, cfg.Connections, cfg.Timeout, pl.rlLimit > 0); err != nil {
+			if cfg.Engine == EngineFast {
+				return nil, fmt.Errorf("%w: --engine fast: %v; use --engine vegeta", ErrUsage, err)
+			}
+			fa = nil
+		}
+	case cfg.Engine == EngineFast:
+		return nil, fmt.Errorf("%w: --engine fast cannot run %s: %s; use --engine vegeta or auto", ErrUsage, cfg.Scenario, why)
+	}
 
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -186,20 +203,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
 	defer stopProgress()
 
-	// Duration 0: the recording pacer ends the attack after pace.Hits().
-	results := atk.Attack(pl.targeter, rp, 0, "authconform-"+cfg.Scenario)
-	began := <-rp.began
-	label.Began = began
-	name := label.String()
-	stopped := false
 	var encErr error
-	for r := range results {
-		if !stopped && ctx.Err() != nil {
-			atk.Stop()
-			stopped = true
-		}
+	var name string
+	consume := func(r *vegeta.Result) {
 		if r.Error == vegeta.ErrNoTargets.Error() {
-			continue // the scenario ran out of work (provisioning keys)
+			return // the scenario ran out of work (provisioning keys)
 		}
 		r.Attack = name
 		r.Body = nil // may hold tokens or keys; never written out
@@ -211,6 +219,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			_ = plt.Add(r)
 		}
 	}
+	attackDone := make(chan struct{})
+	if fa != nil {
+		began := time.Now()
+		label.Began = began
+		name = label.String()
+		go func() {
+			select {
+			case <-ctx.Done():
+				fa.Stop()
+			case <-attackDone:
+			}
+		}()
+		fa.run(name, began)
+		for b := range fa.results {
+			for i := range b {
+				consume(&b[i])
+			}
+			fa.recycle(b)
+		}
+	} else {
+		// Duration 0: the recording pacer ends the attack after pace.Hits().
+		results := atk.Attack(pl.targeter, rp, 0, "authconform-"+cfg.Scenario)
+		label.Began = <-rp.began
+		name = label.String()
+		go func() {
+			select {
+			case <-ctx.Done():
+				atk.Stop()
+			case <-attackDone:
+			}
+		}()
+		for r := range results {
+			consume(r)
+		}
+	}
+	close(attackDone)
 	stopProgress()
 	if encErr != nil {
 		return nil, fmt.Errorf("writing results: %v", encErr)
@@ -218,6 +262,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := agg.Report()
 	rep.Target = TargetInfo{Profile: string(p.Name), BaseURL: cfg.Target.BaseURL, Kind: cfg.TargetKind}
 	rep.Notes = append(rep.Notes, pl.notes...)
+	if fa != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("engine: fast (authconform's open-loop HTTP/1.1 client, %d connections)", fa.conns))
+	} else {
+		rep.Notes = append(rep.Notes, "engine: vegeta")
+	}
 	if plt != nil {
 		plt.Close()
 		if _, err := plt.WriteTo(cfg.HTML); err != nil {

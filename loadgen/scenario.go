@@ -35,6 +35,9 @@ func KnownScenario(name string) bool {
 // plan is a prepared scenario: what to send and how to read it.
 type plan struct {
 	targeter vegeta.Targeter
+	// fixed, when set, are the targets the targeter rotates through (in
+	// order, from the first): the fast engine can send them.
+	fixed []vegeta.Target
 	// transport, when set, wraps the attacker's transport (refresh reads
 	// each new token; mqtt-connect replaces HTTP altogether).
 	transport func(http.RoundTripper) http.RoundTripper
@@ -310,7 +313,7 @@ func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
 		}
 		p.notes = append(p.notes, fmt.Sprintf("invalid keys: %d random keys with the %q prefix and a real key's length", invalidPool, prefix))
 	}
-	p.targeter = roundRobin(ts)
+	p.targeter, p.fixed = roundRobin(ts), ts
 	p.notes = append(p.notes, fmt.Sprintf("%d valid credential(s) × transport(s) in rotation", len(valid)))
 	return p, nil
 }
@@ -382,7 +385,7 @@ func prepareJWT(ctx context.Context, e *env) (*plan, error) {
 	for _, c := range valid {
 		ts = append(ts, c.target(e, http.MethodGet, ""))
 	}
-	return &plan{targeter: roundRobin(ts), notes: []string{fmt.Sprintf("logged in once per principal; %d JWT(s) in rotation", len(valid))}}, nil
+	return &plan{targeter: roundRobin(ts), fixed: ts, notes: []string{fmt.Sprintf("logged in once per principal; %d JWT(s) in rotation", len(valid))}}, nil
 }
 
 func prepareLogin(_ context.Context, e *env) (*plan, error) {
@@ -399,7 +402,7 @@ func prepareLogin(_ context.Context, e *env) (*plan, error) {
 		ts = append(ts, vegeta.Target{Method: http.MethodPost, URL: e.url(e.p.Login.Path), Body: b,
 			Header: http.Header{"Content-Type": {"application/json"}}})
 	}
-	return &plan{targeter: roundRobin(ts), notes: []string{
+	return &plan{targeter: roundRobin(ts), fixed: ts, notes: []string{
 		"login is bound by password hashing (a deliberately slow KDF such as bcrypt): its throughput measures the hash, not the auth path; compare it with jwt-verify",
 	}}, nil
 }
@@ -567,10 +570,11 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 		burstSize = 2 * rl.Limit
 	}
 	notes = append(notes, fmt.Sprintf("requests leave in bursts of %d (keep --connections >= %d); the pace's plan follows the bursts", burstSize, burstSize))
+	only := []vegeta.Target{chosen.target(e, http.MethodGet, "")}
 	return &plan{
-		targeter: roundRobin([]vegeta.Target{chosen.target(e, http.MethodGet, "")}),
-		burst:    burstSize,
-		notes:    notes, rlLimit: rl.Limit, rlWindow: rl.Window.D(),
+		targeter: roundRobin(only), fixed: only,
+		burst: burstSize,
+		notes: notes, rlLimit: rl.Limit, rlWindow: rl.Window.D(),
 	}, nil
 }
 

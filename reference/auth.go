@@ -108,9 +108,11 @@ func (s *Server) credentials(r *http.Request, buf *[2]credential) (creds []crede
 			continue
 		}
 		present = true
-		if len(vals) > 1 {
+		if len(vals) > 1 && !(s.variants.on(VariantFirstHeaderWins) && (h == "Authorization" || h == "X-Api-Key")) {
 			return nil, true, bad // duplicated header: never guess which one counts
 		}
+		// Under first-header-wins (an allowed variant: AUTH-008 is only
+		// SHOULD) the first of two Authorization or X-API-Key headers counts.
 		v := vals[0]
 		switch {
 		case h == "Authorization" && s.profile.Name == spec.RequestRocket:
@@ -235,6 +237,10 @@ func (s *Server) rateLimit(w http.ResponseWriter, pr *principal) bool {
 	limit, window := pr.limit, pr.window
 	if limit <= 0 {
 		limit, window = s.cfg.RateLimit, s.cfg.RateWindow
+		if s.faults.on(FaultRateLimitUnrestrictedKeys) {
+			// DELIBERATE DEFECT: unrestricted credentials get a tiny budget.
+			limit, window = unrestrictedFaultLimit, unrestrictedFaultWindow
+		}
 	}
 	d := s.limiter.Allow(pr.limitK, limit, window)
 	if !s.faults.on(FaultNoRateLimitHeaders) {

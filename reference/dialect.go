@@ -125,12 +125,22 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError, retryAfter int) 
 	case codeRateLimited:
 		msg := fmt.Sprintf("Rate limit exceeded. Try again in %d seconds.", retryAfter)
 		body = p.Err429.Render(msg, map[string]int{"retry_after": retryAfter})
+		if s.variants.on(VariantCamelRetryAfter) && p.Name == spec.Iotistica {
+			// Allowed variant: iotistica's 429 body is ref-defined.
+			delete(body, "retry_after")
+			body["retryAfter"] = retryAfter
+		}
 		if s.faults.on(FaultRateLimitWrongBody) {
 			body = map[string]any{"error": "rate limited"} // DELIBERATE DEFECT
 		}
 		w.Header().Set(spec.HeaderRetryAfter, strconv.Itoa(retryAfter))
 	default:
 		body = d.other(status, e.msg)
+	}
+	if s.variants.on(VariantExtraErrorFields) {
+		// Allowed variant: an extra field in every error body (seed-given
+		// bodies need the seed's fields, ref-defined ones a JSON object).
+		body["statusCode"] = status
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", d.challenge)

@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/authconform/authconform/spec"
 )
@@ -49,6 +50,7 @@ const (
 	FaultGlobalRateLimit           = "global-rate-limit"
 	FaultRacyRateLimiter           = "racy-rate-limiter"
 	FaultRateLimitNeverResets      = "ratelimit-never-resets"
+	FaultRateLimitUnrestrictedKeys = "ratelimit-unrestricted-keys"
 	FaultLeakCrossTenant           = "leak-cross-tenant"
 	FaultDeviceStateAnyKey         = "device-state-any-key"
 	FaultMemberCanProvision        = "member-can-provision"
@@ -100,6 +102,17 @@ var faultRegistry = []FaultInfo{
 	{FaultGlobalRateLimit, "RATE-004", "once any key is exhausted, every key is refused until that window ends", nil, allProfiles, false},
 	{FaultRacyRateLimiter, "RATE-005", "the limiter reads the count, yields, then writes it back: parallel requests over-admit", nil, allProfiles, false},
 	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers (later checks using the same key fail too)", []string{"RATE-002", "RATE-005", "RATE-007"}, allProfiles, false},
+	// Control-breaking (Inconclusive): the fixture principals' own,
+	// unrestricted credentials run out of budget, so every check whose
+	// positive controls use them must be error, never failed.
+	{
+		Name:         FaultRateLimitUnrestrictedKeys,
+		Check:        "TEN-001",
+		Description:  "every unrestricted credential (user keys, JWTs per user, device keys; not the rate-limited key) has a budget of 2 requests per day: from its 3rd request on it gets the profile's 429 (the preflight's one request per credential passes)",
+		AlsoBreaks:   unrestrictedKeysAlsoBreaks,
+		Profiles:     allProfiles,
+		Inconclusive: true,
+	},
 	{FaultLeakCrossTenant, "TEN-001", "organisation boundaries are not checked: a principal reaches another org's devices, projects, workspaces, clients and agents", nil, allProfiles, false},
 	{FaultDeviceStateAnyKey, "TEN-002", "iotistica: GET /device/{uuid}/state accepts any valid device key", nil, iot, false},
 	{FaultMemberCanProvision, "PROV-001", "iotistica: members may create provisioning keys", nil, iot, false},
@@ -108,7 +121,7 @@ var faultRegistry = []FaultInfo{
 	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, iot, false},
 	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, iot, false},
 	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, iot, false},
-	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", nil, iot, false},
+	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007"}, iot, false},
 	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, iot, false},
 	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, iot, false},
 	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, iot, false},
@@ -150,6 +163,19 @@ func LookupFault(name string) (FaultInfo, error) {
 	}
 	return FaultInfo{}, fmt.Errorf("%w: %q (see 'authconform reference --help' for the list)", ErrUnknownFault, name)
 }
+
+// unrestrictedKeysAlsoBreaks are the checks other than TEN-001 that
+// FaultRateLimitUnrestrictedKeys makes error (their controls use the
+// fixture principals' credentials).
+var unrestrictedKeysAlsoBreaks = []string{"TEN-002", "RATE-001", "RATE-004"}
+
+// Budget of every unrestricted credential under
+// FaultRateLimitUnrestrictedKeys: two requests (the preflight's one and
+// one more) per day-long window.
+const (
+	unrestrictedFaultLimit  = 2
+	unrestrictedFaultWindow = 24 * time.Hour
+)
 
 type faultSet map[string]bool
 

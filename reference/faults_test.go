@@ -137,6 +137,13 @@ var faultProbes = map[string]faultProbe{
 		}
 		return e.get(e.protected(), e.adminCred()).code == 429
 	}},
+	FaultRateLimitUnrestrictedKeys: {spec.Roboticks, nil, func(e *env) bool {
+		var r resp
+		for range 3 {
+			r = e.get(e.protected(), e.adminCred())
+		}
+		return r.code == 429
+	}},
 	FaultRacyRateLimiter: {spec.Roboticks, nil, func(e *env) bool {
 		h := e.key(e.tg.RateLimited.APIKey)
 		return parallel(100, func() bool { return e.get(e.protected(), h).code == 200 }) > 10

@@ -56,11 +56,29 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) keyRoutes(mux *http.ServeMux) {
 	k, b := s.profile.Keys, s.profile.BasePath
+	if s.variants.on(VariantAltKeyPaths) {
+		// Conformant variant: key management elsewhere (declared in the
+		// target file's keyAPI, see altKeyAPI); the reference's paths
+		// answer 404.
+		mux.HandleFunc("POST "+b+"/keys", s.protect(acceptUsers, s.createKey))
+		mux.HandleFunc("GET "+b+"/keys", s.protect(acceptUsers, s.listKeys))
+		mux.HandleFunc("DELETE "+b+"/keys/{id}", s.protect(acceptUsers, s.deleteKey))
+		return
+	}
 	mux.HandleFunc("POST "+b+k.Create, s.protect(acceptUsers, s.createKey))
 	if k.List != "" {
 		mux.HandleFunc("GET "+b+k.List, s.protect(acceptUsers, s.listKeys))
 	}
 	mux.HandleFunc("DELETE "+b+k.Delete+"/{id}", s.protect(acceptUsers, s.deleteKey))
+}
+
+// altKeyAPI is the keyAPI block of the alt-key-paths variant's target.
+func altKeyAPI() *spec.KeyAPI {
+	return &spec.KeyAPI{
+		Create: spec.Endpoint{Method: http.MethodPost, Path: "/keys"},
+		List:   spec.Endpoint{Method: http.MethodGet, Path: "/keys"},
+		Revoke: spec.Endpoint{Method: http.MethodDelete, Path: "/keys/{id}"},
+	}
 }
 
 type statusWriter struct {
@@ -240,7 +258,7 @@ func (s *Server) refreshBearer(w http.ResponseWriter, r *http.Request) error {
 		return fail(codeMissing, "no credential")
 	}
 	tok, ok := bearer(vals[0])
-	if len(vals) > 1 || !ok {
+	if (len(vals) > 1 && !s.variants.on(VariantFirstHeaderWins)) || !ok {
 		return fail(codeUnauthorized, "invalid credential")
 	}
 	if s.faults.on(FaultRefreshAcceptsAccessToken) && strings.HasPrefix(tok, s.profile.UserKeyPrefix) {

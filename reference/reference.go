@@ -256,6 +256,9 @@ func (s *Server) Target(baseURL string) *spec.Target {
 	if s.profile.Name == spec.Iotistica {
 		t.Control.LicenseToken = s.lic.token
 	}
+	if s.variants.on(VariantAltKeyPaths) && s.profile.Name != spec.Iotistica {
+		t.KeyAPI = altKeyAPI()
+	}
 	return t
 }
 
@@ -282,9 +285,13 @@ func Start(ctx context.Context, cfg Config, addr string) (*Running, error) {
 	}
 	url := "http://" + ln.Addr().String()
 	r := &Running{URL: url, Target: s.Target(url), Server: s, done: make(chan struct{})}
+	maxHeader := MaxHeaderBytes
+	if s.variants.on(VariantHeaderLimit16k) {
+		maxHeader = headerLimit16kMaxHeaderBytes
+	}
 	r.srv = &http.Server{
 		Handler:           s.Handler(),
-		MaxHeaderBytes:    MaxHeaderBytes,
+		MaxHeaderBytes:    maxHeader,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

@@ -62,6 +62,13 @@ func LookupVariant(name string) (VariantInfo, error) {
 	return VariantInfo{}, fmt.Errorf("%w: %q (see 'authconform reference --help' for the list)", ErrUnknownVariant, name)
 }
 
+// headerLimit16kMaxHeaderBytes is http.Server.MaxHeaderBytes under
+// header-limit-16k: net/http reads up to MaxHeaderBytes + 4096 bytes of
+// request line and headers, so a header block over 16 KiB gets 431 and
+// the connection is closed, while the rest of the request may still be
+// unread (the client can see a failed write).
+const headerLimit16kMaxHeaderBytes = 16<<10 - 4096
+
 type variantSet map[string]bool
 
 func (v variantSet) on(name string) bool { return v[name] }

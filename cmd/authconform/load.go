@@ -43,6 +43,7 @@ type loadFlags struct {
 	connections, workers, maxWorker int
 	quiet                           bool
 	startAt                         string
+	engine                          string
 	faults                          stringsFlag
 	thresholds                      thresholdsFlag
 }
@@ -104,8 +105,9 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ramp, "ramp", "", "linear ramp FROM:TO over --duration, e.g. 100:5000 (instead of --rate)")
 	fs.DurationVar(&f.duration, "duration", 0, "attack duration (default 5s; ratelimit: 3.5 windows, at least 5s)")
 	fs.IntVar(&f.connections, "connections", loadgen.DefaultConnections, "maximum connections to the target (0: unlimited)")
-	fs.IntVar(&f.workers, "workers", loadgen.DefaultWorkers, "initial attacker workers (more are started to keep the rate)")
-	fs.IntVar(&f.maxWorker, "max-workers", 0, "maximum attacker workers (0: unlimited)")
+	fs.IntVar(&f.workers, "workers", loadgen.DefaultWorkers, "initial attacker workers of the vegeta engine (more are started to keep the rate)")
+	fs.IntVar(&f.maxWorker, "max-workers", 0, "maximum attacker workers of the vegeta engine (0: unlimited)")
+	fs.StringVar(&f.engine, "engine", loadgen.EngineAuto, "who sends the requests: fast (authconform's open-loop HTTP/1.1 client: key-*, jwt-verify, login, ratelimit on http:// targets), vegeta (vegeta's attacker: every scenario), or auto (fast where it can)")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) of YOUR implementation; default: the embedded reference")
 	fs.StringVar(&f.profile, "profile", "", "profile of the embedded reference (default roboticks; iotistica for provision-race and mqtt-connect)")
 	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report (vegeta's shape plus p999, asked_rate, slip, late) to this file ('-': stdout, the text report then goes to stderr)")
@@ -167,6 +169,11 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.maxWorker < 0 || (f.maxWorker > 0 && f.maxWorker < f.workers) {
 		return bad("--max-workers %d must be 0 (unlimited) or at least --workers (%d)", f.maxWorker, f.workers)
+	}
+	switch f.engine {
+	case loadgen.EngineAuto, loadgen.EngineFast, loadgen.EngineVegeta:
+	default:
+		return bad("--engine %q: use auto, fast or vegeta", f.engine)
 	}
 	if f.timeout <= 0 {
 		return bad("--timeout %s must be positive, e.g. --timeout 10s", f.timeout)
@@ -276,7 +283,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	cfg := loadgen.Config{
 		Scenario: scenario, Target: target, TargetKind: kind, Pace: pace, Shard: shard,
 		Connections: f.connections, Workers: uint64(f.workers), MaxWorkers: uint64(f.maxWorker),
-		Timeout: f.timeout, LateAfter: f.lateAfter, StartAt: startAt,
+		Timeout: f.timeout, LateAfter: f.lateAfter, StartAt: startAt, Engine: f.engine,
 	}
 	if !f.quiet {
 		cfg.Progress = stderr

@@ -49,6 +49,11 @@ func main() {
 	fixed := flag.Float64("fixed", 2000, "moderate fixed rate (req/s) at which both p99s are reported")
 	conns := flag.Int("connections", 64, "connections to each server")
 	maxRate := flag.Float64("max-rate", 64000, "stop doubling here")
+	generator := flag.Bool("generator", false, "measure the attacker instead: its CPU per request against wrk's (make bench-generator)")
+	rounds := flag.Int("rounds", 3, "-generator: interleaved rounds of wrk and ours")
+	genDur := flag.Duration("gen-duration", 3*time.Second, "-generator: duration of each round")
+	genRate := flag.Float64("gen-rate", 0, "-generator: our constant rate (0: half of wrk's achieved rate)")
+	genVegeta := flag.Bool("gen-vegeta", true, "-generator: also measure the vegeta engine once, for comparison")
 	flag.Parse()
 	switch *serve {
 	case "reference":
@@ -59,6 +64,9 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "bench: -serve %q: want reference or bare\n", *serve)
 		os.Exit(2)
+	}
+	if *generator {
+		os.Exit(benchGenerator(generatorConfig{profile: spec.ProfileName(*profile), conns: *conns, rounds: *rounds, duration: *genDur, rate: *genRate, vegeta: *genVegeta}))
 	}
 	os.Exit(bench(benchConfig{profile: spec.ProfileName(*profile), p99: *p99, step: *step, fixed: *fixed, conns: *conns, maxRate: *maxRate, cpuprofile: *cpuprofile}))
 }

@@ -146,7 +146,7 @@ func (p timingProbe) measure(ctx context.Context) (timingResult, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, framework.MaxBody))
 		resp.Body.Close()
 		return time.Since(start), resp.StatusCode, nil
 	}
@@ -203,8 +203,12 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 
 	c.It("KEY-006", fmt.Sprintf("should take the same time to refuse invalid keys sharing %v leading characters with a real key (Welch t-test over %d interleaved samples on one keep-alive connection, |t| < %.1f), because a comparison that stops at the first differing byte lets an attacker guess a key character by character (dudect)", TimingShared, TimingSamplesPerClass*len(TimingShared), TimingThreshold), func(ctx SpecContext) {
 		if len(real)-len(prefix) <= TimingShared[len(TimingShared)-1] {
-			Skip("the real key is too short to share 16 characters after its prefix")
+			framework.SkipNotRun("the real key (%d characters after its prefix) is too short for near misses sharing %d characters with it", len(real)-len(prefix), TimingShared[len(TimingShared)-1])
 		}
+		// Positive control: the key the near misses imitate is a valid key
+		// of this target (else every class is just "unknown key").
+		cl := c.Client()
+		framework.Control(cl.Get(path, framework.Cred(tr, real)), "the real key the near misses are made from, on "+path, 200)
 		header := framework.Cred(tr, "x")
 		var headerName string
 		for k := range header {
@@ -219,11 +223,15 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 		defer cancel()
 		res, err := probe.measure(ctx2)
 		if err != nil {
-			Fail("KEY-006 measurement: " + spec.Mask(err.Error(), t.Secrets()))
+			framework.Inconclusive("KEY-006 measurement broke off: %s", spec.Mask(err.Error(), t.Secrets()))
 		}
 		AddReportEntry("KEY-006 timing", res.Summary)
 		fmt.Fprintln(GinkgoWriter, res.Summary)
-		Expect(res.Other).To(BeEmpty(), "every near-miss key must get 401; other statuses (status: count) mix the classes and make the timing meaningless")
+		if len(res.Other) > 0 {
+			// A 429 or 5xx (or any other answer) mixes the classes: the
+			// timing cannot be judged (attribution: never a failure).
+			framework.Inconclusive("every near-miss key must get 401 for the timing to compare like with like; other statuses (status: count): %v\n%s", res.Other, res.Summary)
+		}
 		Expect(res.Worst).To(BeNumerically("<", TimingThreshold), "the time to refuse a key depends on how many leading characters it shares with a real key:\n%s", res.Summary)
 	}, SpecTimeout(TimingBudget+time.Minute))
 })

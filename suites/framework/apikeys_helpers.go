@@ -3,10 +3,10 @@ package framework
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -112,7 +112,7 @@ func NewKeyIn(body []byte, prefix, prefer string) (secret, id, field string) {
 	case string:
 		id = v
 	case float64:
-		id = fmt.Sprint(json.Number(fmt.Sprintf("%.0f", v)))
+		id = strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return secret, id, field
 }

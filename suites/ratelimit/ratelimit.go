@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,18 +68,16 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	// ---------------------------------------------------------------- RATE-001
 	c.It("RATE-001", "sends X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset, each a single integer, with Reset a Unix time in seconds not in the past, on an authenticated 200, because clients pace themselves by these headers (seed 000)", func() {
 		h, path := other()
-		r := cl.Get(path, h)
-		Expect(r).To(framework.HaveStatus(http.StatusOK))
+		r := framework.Control(cl.Get(path, h), "the admin on a resource it may read", http.StatusOK)
 		checkHeaders(r)
 	})
 	if c.Name() == spec.Iotistica {
 		c.It("RATE-001", "sends the three X-RateLimit-* headers as integers on a device key's authenticated 200 too, because devices are rate limited like users", func() {
 			d, ok := otherDevice(c)
 			if !ok {
-				Skip("the target lists no device besides the rate-limited one")
+				framework.SkipNotRun("the target lists no device besides the rate-limited one")
 			}
-			r := cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey))
-			Expect(r).To(framework.HaveStatus(http.StatusOK))
+			r := framework.Control(cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)), "a device's key on its own state", http.StatusOK)
 			checkHeaders(r)
 		})
 	}
@@ -92,67 +91,120 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 	// ---------------------------------------------------------------- RATE-002
 	c.It("RATE-002", "counts one window of the rate-limited key exactly: Limit stays at the key's limit, Remaining starts at Limit-1 and falls by exactly 1 per request to 0 and never below, Reset stays put and lies in the future, because clients rely on these numbers to pace themselves (seed 000)", func(ctx SpecContext) {
 		k.need()
-		for attempt := 1; ; attempt++ {
-			straddled := windowSequence(ctx, c, k)
-			if !straddled {
+		for attempt := 1; attempt <= 2; attempt++ {
+			if straddled := windowSequence(ctx, c, k); !straddled {
 				return
 			}
-			Expect(attempt).To(BeNumerically("<", 2), "the window ended in the middle of the sequence twice")
 		}
+		framework.Inconclusive("the window ended in the middle of the sequence twice; the window is too short for this machine")
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-003
-	c.It("RATE-003", "answers a request over the limit with 429, application/json and the profile's rate-limit body, because the seed documents that body and retry_after", func(ctx SpecContext) {
+	c.It("RATE-003", "answers a request over the limit with 429 and application/json: roboticks with the seed's body (detail \"Rate limit exceeded. Try again in N seconds.\" and an integer retry_after, extra fields allowed), the other profiles with a JSON object (their body is ref-defined: the reference's shape is SHOULD), because a client must recognise the refusal (seed 000, RFC 6585 §4)", func(ctx SpecContext) {
 		k.need()
+		k.ownsLimit = true
 		o := k.exhausted(ctx, 300*time.Millisecond)
 		Expect(o.resp).To(c.Be429())
 	}, timeout())
-	c.ItShould("RATE-003", "should send a Retry-After header on a 429 that equals the body's retry_after within 1 s and is not shorter than the time to X-RateLimit-Reset, because a client that waits Retry-After must find its budget restored (RFC 6585 §4, RFC 9110 §10.2.3)", func(ctx SpecContext) {
+	c.ItShould("RATE-003", "should send a Retry-After header on a 429 that agrees with the body's retry_after within 1 s (where the body carries one) and is not shorter than the time to X-RateLimit-Reset, because a client that waits Retry-After must find its budget restored (RFC 6585 §4, RFC 9110 §10.2.3)", func(ctx SpecContext) {
 		k.need()
 		o := k.exhausted(ctx, 300*time.Millisecond)
-		Expect(o.resp).To(framework.HaveStatus(http.StatusTooManyRequests))
 		ra := o.resp.Header.Values(spec.HeaderRetryAfter)
 		Expect(ra).To(HaveLen(1), "one Retry-After header\n%s", o.resp.Exchange)
-		hdr, err := strconv.ParseInt(strings.TrimSpace(ra[0]), 10, 64)
-		Expect(err).NotTo(HaveOccurred(), "Retry-After %q must be delay-seconds\n%s", ra[0], o.resp.Exchange)
-		body, err := spec.Int(o.resp.Body, "retry_after")
-		Expect(err).NotTo(HaveOccurred(), "retry_after in the body\n%s", o.resp.Exchange)
-		Expect(hdr).To(BeNumerically("~", body, 1), "Retry-After header vs retry_after\n%s", o.resp.Exchange)
-		Expect(o.hasHeaders).To(BeTrue(), "the 429 carries no usable X-RateLimit-Reset\n%s", o.resp.Exchange)
+		hdr, ok := retryAfterSeconds(ra[0], o.at)
+		Expect(ok).To(BeTrue(), "Retry-After %q must be delay-seconds or an HTTP-date (RFC 9110 §10.2.3)\n%s", ra[0], o.resp.Exchange)
+		if body, err := spec.Int(o.resp.Body, "retry_after"); err == nil {
+			Expect(hdr).To(BeNumerically("~", body, 1), "Retry-After header vs retry_after\n%s", o.resp.Exchange)
+			if m := detailSeconds.FindStringSubmatch(o.resp.String("detail")); c.Name() == spec.Roboticks && m != nil {
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				Expect(n).To(Equal(body), "the N of detail \"Try again in N seconds.\" vs retry_after\n%s", o.resp.Exchange)
+			}
+		} else {
+			// Only a ref-defined body can lack retry_after here (the
+			// MUST spec demands it of roboticks); Be429 notes the shape.
+			framework.Info("the 429 body carries no integer retry_after (%v); compared Retry-After with X-RateLimit-Reset only", err)
+		}
+		if !o.hasHeaders {
+			framework.Info("the 429 carries no usable X-RateLimit-Reset (RATE-001 reports that); Retry-After not compared with it")
+			return
+		}
 		toReset := math.Floor(o.resetTime().Sub(o.at).Seconds())
 		Expect(float64(hdr)).To(BeNumerically(">=", toReset), "Retry-After vs the %v s to X-RateLimit-Reset\n%s", toReset, o.resp.Exchange)
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-004
-	c.It("RATE-004", "keeps serving another principal while the rate-limited key is exhausted, because limits apply per API key or user and one client must not lock out the others (seed 000)", func(ctx SpecContext) {
+	c.It("RATE-004", "keeps serving another principal (and, iotistica, another device) that was served just before, while the rate-limited key is exhausted, because limits apply per API key or user and one client must not lock out the others (seed 000)", func(ctx SpecContext) {
 		k.need()
 		h, path := other()
+		type principalB struct {
+			what string
+			path string
+			h    http.Header
+		}
+		bs := []principalB{{"the admin (another principal)", path, h}}
+		if d, ok := otherDevice(c); ok {
+			bs = append(bs, principalB{"another device's key", framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)})
+		}
 		for attempt := 1; attempt <= 2; attempt++ {
+			// Controls: each B works, and has budget, before A is
+			// exhausted (in a window of A that is not exhausted yet:
+			// an earlier spec may have left it so).
+			if o := k.send(ctx); o.limited() {
+				if f := k.freshWindow(ctx); f.limited() {
+					// A's budget never comes back (RATE-006 reports
+					// that), but A is exhausted: B must still be served.
+					// Without a control before, a 429 of B is error.
+					for _, b := range bs {
+						r := cl.Get(b.path, b.h)
+						if r.Status == http.StatusTooManyRequests || r.Status >= 500 {
+							framework.Inconclusive("%s got %d while key A was exhausted, and A's budget never came back, so B could not be checked before A was exhausted\n%s", b.what, r.Status, r.Exchange)
+						}
+						Expect(r).To(framework.HaveStatus(http.StatusOK), "%s while key A is exhausted (A got 429 just before)", b.what)
+					}
+					return
+				}
+			}
+			before := make([]*framework.Resp, len(bs))
+			for i, b := range bs {
+				before[i] = framework.Control(cl.Get(b.path, b.h), "control: "+b.what+" before key A is exhausted", http.StatusOK)
+			}
 			a := k.exhausted(ctx, 500*time.Millisecond)
-			b := cl.Get(path, h)
+			during := make([]*framework.Resp, len(bs))
+			for i, b := range bs {
+				during[i] = cl.Get(b.path, b.h)
+			}
 			again := k.send(ctx)
 			if a.hasHeaders && again.hasHeaders && again.reset != a.reset {
 				continue // the window ended between A and B: not a test, retry
 			}
-			Expect(b).To(framework.HaveStatus(http.StatusOK), "another principal while key A is exhausted (A got 429 just before)")
-			if d, ok := otherDevice(c); ok {
-				Expect(cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey))).To(framework.HaveStatus(http.StatusOK), "another device's key while key A is exhausted")
+			framework.ControlOK(again.limited(), "key A must still be exhausted after B's requests, got %d\n%s", again.resp.Status, again.resp.Exchange)
+			for i, b := range bs {
+				r := during[i]
+				if r.Status == http.StatusTooManyRequests && !hadBudget(before[i]) {
+					framework.Inconclusive("%s got 429 while key A was exhausted, but its own budget may be spent too (X-RateLimit-Remaining 0 or absent on its request just before), so whether the limit is shared cannot be judged\n%s\n%s", b.what, before[i].Exchange, r.Exchange)
+				}
+				if r.Status >= 500 {
+					framework.Inconclusive("%s got %d while key A was exhausted: the target failed\n%s", b.what, r.Status, r.Exchange)
+				}
+				Expect(r).To(framework.HaveStatus(http.StatusOK), "%s while key A is exhausted (A got 429 just before, B had budget left)", b.what)
 			}
-			Expect(again.limited()).To(BeTrue(), "key A must still be exhausted after B's request\n%s", again.resp.Exchange)
 			return
 		}
-		Fail("the window of key A ended twice while B was being served")
+		framework.Inconclusive("the window of key A ended twice while B was being served; the window is too short for this machine")
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-006
 	c.It("RATE-006", "admits the exhausted rate-limited key again once its window has passed, with its full budget (the key's limit of requests in a row), because a limit throttles, it does not ban (seed 000)", func(ctx SpecContext) {
 		k.need()
+		k.ownsRecovery = true
 		ex := k.exhausted(ctx, 0)
+		framework.ControlOK(k.led.everAdmitted(), "the rate-limited key was never admitted in this run, so it is not known to be a valid key with a budget\n%s", ex.resp.Exchange)
 		// The next window begins with the first response whose Reset lies
 		// beyond the exhausted one's or, without headers, with the first
 		// 2xx (requests of the exhausted window get 429 and spend nothing).
 		var next obs
-		Eventually(func() bool {
+		wait := 2*k.window + 5*time.Second
+		ok := waitFor(ctx, wait, func() bool {
 			o, err := k.try(ctx, k.cl)
 			if err != nil {
 				return false
@@ -162,7 +214,8 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 				return true
 			}
 			return false
-		}).WithContext(ctx).WithTimeout(2*k.window+5*time.Second).WithPolling(poll).Should(BeTrue(), "waiting for the window after the exhausted one (X-RateLimit-Reset %d) to admit the key again", ex.reset)
+		})
+		Expect(ok).To(BeTrue(), "waited %s for the window after the exhausted one (X-RateLimit-Reset %d) to admit the key again\n%s", wait, ex.reset, ex.resp.Exchange)
 		AddReportEntry("exchange", next.resp.Exchange, ReportEntryVisibilityNever)
 		Expect(next.resp).To(framework.HaveStatus(http.StatusOK), "the first request after the window reset")
 		for i := 2; i <= k.limit; i++ {
@@ -188,10 +241,15 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i%250+1))
 				req.Header.Set("X-Real-IP", fmt.Sprintf("198.51.100.%d", i%250+1))
 				r, err := cl.Try(ctx, req)
-				Expect(err).NotTo(HaveOccurred())
+				if err != nil {
+					framework.Inconclusive("lookalike key %d of the flood got no answer: %v", i, err)
+				}
 				statuses[r.Status]++
+				if r.Status < 400 || r.Status > 499 {
+					framework.Inconclusive("an invalid lookalike key got %d, not a 4xx refusal (AUTH-004 judges that), so the victim's budget cannot be judged\n%s", r.Status, r.Exchange)
+				}
 			}
-			AddReportEntry("flood statuses", fmt.Sprint(statuses))
+			framework.Info("statuses of the flood of %d lookalike keys: %v", 3*k.limit, statuses)
 			return statuses
 		}
 		for attempt := 1; attempt <= 2; attempt++ {
@@ -200,15 +258,16 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 				before = k.freshWindow(ctx)
 				k.needBudget(before)
 			}
-			st := flood()
-			Expect(st[http.StatusUnauthorized]).To(Equal(3*k.limit), "every invalid lookalike key must get 401: %v", st)
+			flood()
 			if !before.hasHeaders {
 				// No X-RateLimit-Remaining: count what is left of the
 				// fresh window instead (one request of it is spent).
 				admitted := 1
 				for o := k.send(ctx); o.ok(); o = k.send(ctx) {
 					admitted++
-					Expect(admitted).To(BeNumerically("<=", k.limit+1), "the key's limit is not enforced")
+					if admitted > k.limit+1 {
+						framework.Inconclusive("the key's limit of %d is not enforced (RATE-003 reports that), so its budget cannot be judged", k.limit)
+					}
 				}
 				if time.Since(before.at) > k.window {
 					continue // the window may have ended meanwhile: retry once
@@ -224,7 +283,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 			Expect(after.remaining).To(Equal(before.remaining-1), "X-RateLimit-Remaining of the victim key: %d before the flood of %d lookalike keys, one own request after it\n%s", before.remaining, 3*k.limit, after.resp.Exchange)
 			return
 		}
-		Fail("the window ended during the flood twice")
+		framework.Inconclusive("the window ended during the flood twice; the window is too short for this machine")
 	}, timeout())
 
 	// ---------------------------------------------------------------- RATE-005
@@ -299,15 +358,19 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 				return b
 			}
 		}
-		Fail("the burst straddled a window boundary twice; the window is too short for this machine")
+		framework.Inconclusive("the burst straddled a window boundary twice; the window is too short for this machine")
 		return nil
 	}
 	c.It("RATE-005", fmt.Sprintf("admits at most the key's limit when 10x the limit arrive at once over at least 64 connections within one window (%s), counting the suite's own requests admitted earlier in that window, and answers every request with 2xx or 429, because a limiter that over-admits under load does not limit (seed 000)", limitText()), func(ctx SpecContext) {
 		k.need()
 		b := runBurst(ctx)
 		lastBurst = b
-		Expect(b.other).To(BeEmpty(), "every request of the burst must get 2xx or 429")
 		Expect(b.admitted).To(BeNumerically("<=", k.limit), "requests admitted in one window (the burst plus the suite's own earlier requests of that window), limit %d", k.limit)
+		if len(b.other) > 0 {
+			// Over-admission is the MUST; answers other than 2xx/429
+			// (5xx, transport errors under load) leave it unjudged.
+			framework.Inconclusive("requests of the burst got neither 2xx nor 429 (%v), so whether the limiter over-admits cannot be judged", b.other)
+		}
 	}, timeout())
 	c.ItShould("RATE-005", fmt.Sprintf("should admit the key's full limit when 10x the limit arrive at once within one window (%s), because a limiter that under-admits under load throttles clients that stay within their budget", limitText()), func(ctx SpecContext) {
 		k.need()
@@ -330,6 +393,30 @@ func otherDevice(c *framework.Ctx) (spec.Device, bool) {
 	return spec.Device{}, false
 }
 
+// detailSeconds finds the N of roboticks' "Try again in N seconds.".
+var detailSeconds = regexp.MustCompile(`Try again in ([0-9]+) seconds`)
+
+// retryAfterSeconds reads a Retry-After value, delay-seconds or an
+// HTTP-date (RFC 9110 §10.2.3), as whole seconds from at.
+func retryAfterSeconds(v string, at time.Time) (int64, bool) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, n >= 0
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(int64(math.Ceil(t.Sub(at).Seconds())), 0), true
+}
+
+// hadBudget reports whether r, a 200 of another principal, said that
+// principal had at least one more request in a window not yet over.
+func hadBudget(r *framework.Resp) bool {
+	_, remaining, reset, err := rateHeaders(r.Header)
+	return err == nil && remaining >= 1 && reset >= time.Now().Unix()
+}
+
 // checkHeaders asserts RATE-001's headers on r.
 func checkHeaders(r *framework.Resp) {
 	GinkgoHelper()
@@ -350,7 +437,7 @@ func windowSequence(ctx context.Context, c *framework.Ctx, k *keyed) bool {
 	o := k.freshWindow(ctx)
 	k.needBudget(o)
 	if !o.hasHeaders {
-		Skip("the rate-limited key's responses carry no integral X-RateLimit-* headers (RATE-001 reports that), so their counting cannot be checked")
+		framework.SkipNotApplicable("the rate-limited key's responses carry no integral X-RateLimit-* headers (RATE-001 reports that), so their counting cannot be checked")
 	}
 	Expect(o.ok()).To(BeTrue(), "the first request of a fresh window\n%s", o.resp.Exchange)
 	Expect(o.limit).To(BeEquivalentTo(k.limit), "X-RateLimit-Limit must be the key's limit (the target says %d)\n%s", k.limit, o.resp.Exchange)

@@ -112,11 +112,12 @@ func maskJWTs(s string) string {
 // Do is framework.Client.Do, except that secrets revealed by the response
 // itself (a new provisioning key, device key, MQTT password or token) are
 // masked in the recorded exchange too: framework.Client.Do records the
-// exchange before the caller can learn them.
+// exchange before the caller can learn them. A transport error ends the
+// spec as error (inconclusive).
 func (in *Instance) Do(r framework.Req) *framework.Resp {
 	resp, err := in.Cl.Try(context.Background(), r)
 	if err != nil {
-		Fail(err.Error(), 1)
+		framework.Inconclusive("%s", err.Error())
 	}
 	remember(in.Cl, resp)
 	AddReportEntry("exchange", resp.Exchange, ReportEntryVisibilityNever)
@@ -133,17 +134,31 @@ func (in *Instance) Get(path string, h http.Header) *framework.Resp {
 	return in.Do(framework.Req{Method: http.MethodGet, Path: path, Header: h})
 }
 
+// Judgeable ends the spec as error when r is a 429 or a 5xx: the answer
+// to a request that should succeed says nothing about the check then
+// (SPEC.md §4, attribution).
+func Judgeable(r *framework.Resp, what string) {
+	GinkgoHelper()
+	switch {
+	case r.Status == http.StatusTooManyRequests:
+		framework.Inconclusive("%s: rate limited (429), so the check cannot be judged\n%s", what, r.Exchange)
+	case r.Status >= 500:
+		framework.Inconclusive("%s: the target failed (%d), so the check cannot be judged\n%s", what, r.Status, r.Exchange)
+	}
+}
+
 // Login logs p in through the profile's login endpoint and returns the
-// Bearer header of the access token. It is framework.Ctx.Login with the
-// issued tokens masked in the recorded exchange as well.
+// Bearer header of the access token. It is a positive control: a failed
+// login ends the spec as error. The issued tokens are masked in the
+// recorded exchange as well.
 func (in *Instance) Login(p spec.Principal) http.Header {
 	GinkgoHelper()
 	l := in.C.Profile.Login
-	Expect(l).NotTo(BeNil(), "profile %s has no login", in.C.Name())
+	framework.ControlOK(l != nil, "profile %s has no login", in.C.Name())
 	r := in.Post(l.Path, nil, map[string]string{"email": p.Email, "password": p.Password})
-	Expect(r).To(framework.HaveStatus(http.StatusOK), "login as %s", p.Email)
+	framework.Control(r, "login as "+p.Email, http.StatusOK)
 	tok := framework.ParseTokens(l, r)
-	Expect(tok.Access).NotTo(BeEmpty(), "login response has no %q\n%s", l.AccessField, r.Exchange)
+	framework.ControlOK(tok.Access != "", "login as %s: the response has no %q\n%s", p.Email, l.AccessField, r.Exchange)
 	in.Cl.AddSecret(tok.Access, tok.Refresh)
 	return framework.Cred(spec.TransportBearer, tok.Access)
 }
@@ -162,9 +177,14 @@ func (in *Instance) MemberAuth() http.Header {
 
 // ProvKey is a provisioning key as POST /provision/keys returned it.
 type ProvKey struct {
-	Key       string
+	Key string
+	// ExpiresAt is the parsed expiresAt (zero when it could not be parsed).
 	ExpiresAt time.Time
-	Resp      *framework.Resp
+	// ExpiresRaw is expiresAt as sent; ExpiresRFC3339 whether it is an
+	// RFC 3339 timestamp (the reference's format; the seed shows "...").
+	ExpiresRaw     any
+	ExpiresRFC3339 bool
+	Resp           *framework.Resp
 }
 
 // CreateKeyResp sends POST /provision/keys with headers h and body (nil:
@@ -176,33 +196,69 @@ func (in *Instance) CreateKeyResp(h http.Header, body map[string]any) *framework
 	return in.Post(KeysPath, h, body)
 }
 
-// CreateKey creates a provisioning key with admin headers h and fails the
-// spec unless the answer is 201 with a "prov_" key and an RFC 3339
-// expiresAt.
+// Created are the statuses of a successful creation: seed 003 shows the
+// answer's body but no status.
+var Created = []int{http.StatusCreated, http.StatusOK}
+
+// CreateKey creates a provisioning key with admin headers h as a positive
+// control: unless the answer is 2xx with a "prov_" key, the spec ends as
+// error. PROV-001 asserts the same with CheckKey as its MUST.
 func (in *Instance) CreateKey(h http.Header, body map[string]any) ProvKey {
 	GinkgoHelper()
 	r := in.CreateKeyResp(h, body)
-	Expect(r).To(framework.HaveStatus(http.StatusCreated), "POST %s with an admin JWT must create a provisioning key", KeysPath)
-	return ParseKey(in.C.Profile, r)
+	framework.Control(r, "POST "+KeysPath+" with an admin JWT (creating a provisioning key)", Created...)
+	k, err := ParseKey(in.C.Profile, r)
+	framework.ControlOK(err == nil, "POST %s with an admin JWT: %v\n%s", KeysPath, err, r.Exchange)
+	return k
 }
 
-// ParseKey checks and reads a 201 answer of POST /provision/keys.
-func ParseKey(p *spec.Profile, r *framework.Resp) ProvKey {
-	GinkgoHelper()
+// ParseKey reads a 2xx answer of POST /provision/keys: the key must carry
+// the profile's provisioning prefix and a secret part, and expiresAt must
+// be present (seed 003). Its format is not given by the seed: RFC 3339,
+// a date-time without zone (read as UTC) and epoch seconds or milliseconds
+// are understood; ExpiresAt stays zero for anything else.
+func ParseKey(p *spec.Profile, r *framework.Resp) (ProvKey, error) {
 	k := ProvKey{Key: r.String("key"), Resp: r}
-	Expect(k.Key).To(HavePrefix(p.ProvisioningKeyPrefix), "the provisioning key must carry the %q prefix (seed 003)\n%s", p.ProvisioningKeyPrefix, r.Exchange)
-	Expect(len(k.Key)).To(BeNumerically(">", len(p.ProvisioningKeyPrefix)), "the provisioning key must have a secret part after the prefix\n%s", r.Exchange)
-	exp := r.String("expiresAt")
-	t, err := time.Parse(time.RFC3339, exp)
-	Expect(err).NotTo(HaveOccurred(), "expiresAt %q must be an RFC 3339 timestamp\n%s", exp, r.Exchange)
-	k.ExpiresAt = t
-	return k
+	if !strings.HasPrefix(k.Key, p.ProvisioningKeyPrefix) || len(k.Key) <= len(p.ProvisioningKeyPrefix) {
+		return k, fmt.Errorf("\"key\" must be a provisioning key: the %q prefix and a secret part (seed 003)", p.ProvisioningKeyPrefix)
+	}
+	raw, ok := r.JSONMap()["expiresAt"]
+	if !ok || raw == nil {
+		return k, fmt.Errorf("the answer has no \"expiresAt\" (seed 003)")
+	}
+	k.ExpiresRaw = raw
+	k.ExpiresAt, k.ExpiresRFC3339 = parseTime(raw)
+	return k, nil
+}
+
+func parseTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return t, true
+		}
+		for _, f := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+			if t, err := time.Parse(f, x); err == nil {
+				return t, false
+			}
+		}
+	case float64:
+		switch {
+		case x > 1e14: // microseconds or more: not a plausible format
+		case x > 1e11:
+			return time.UnixMilli(int64(x)), false
+		case x > 0:
+			return time.Unix(int64(x), 0), false
+		}
+	}
+	return time.Time{}, false
 }
 
 // Redeemed is what POST /provision/agent returned.
 type Redeemed struct {
-	APIKey       string
-	AgentUUID    string
+	APIKey    string
+	AgentUUID string
+	// MQTTPassword is the ref-defined mqttPassword ("" when absent).
 	MQTTPassword string
 	Resp         *framework.Resp
 }
@@ -219,21 +275,78 @@ func (in *Instance) RedeemResp(key, agentName string) *framework.Resp {
 	return in.Do(RedeemReq(key, agentName))
 }
 
-// Redeem redeems key and fails the spec unless it gets a 2xx with an
-// iotsk_live_ API key and an agent UUID.
+// ParseRedeemed reads a 2xx answer of POST /provision/agent: an apiKey
+// with the device-key prefix and the new agent's agentUuid (seed 003).
+func ParseRedeemed(p *spec.Profile, r *framework.Resp) (Redeemed, error) {
+	out := Redeemed{APIKey: r.String("apiKey"), AgentUUID: r.String("agentUuid"), MQTTPassword: r.String("mqttPassword"), Resp: r}
+	if !strings.HasPrefix(out.APIKey, p.DeviceKeyPrefix) || len(out.APIKey) <= len(p.DeviceKeyPrefix) {
+		return out, fmt.Errorf("\"apiKey\" must be a device key with the %q prefix (seed 003)", p.DeviceKeyPrefix)
+	}
+	if out.AgentUUID == "" {
+		return out, fmt.Errorf("\"agentUuid\" must name the new agent (seed 003)")
+	}
+	return out, nil
+}
+
+// Redeem redeems key as a positive control: unless the answer is 2xx with
+// an iotsk_live_ API key and an agent UUID, the spec ends as error.
+// PROV-002 asserts the same as its MUST.
 func (in *Instance) Redeem(key, agentName string) Redeemed {
 	GinkgoHelper()
 	r := in.RedeemResp(key, agentName)
-	Expect(r).To(framework.HaveStatus(http.StatusOK, http.StatusCreated), "redeeming a fresh provisioning key must register the agent")
-	out := Redeemed{APIKey: r.String("apiKey"), AgentUUID: r.String("agentUuid"), MQTTPassword: r.String("mqttPassword"), Resp: r}
-	Expect(out.APIKey).To(HavePrefix(in.C.Profile.DeviceKeyPrefix), "apiKey must be a device key with the %q prefix (seed 003)\n%s", in.C.Profile.DeviceKeyPrefix, r.Exchange)
-	Expect(out.AgentUUID).NotTo(BeEmpty(), "agentUuid must name the new agent (seed 003)\n%s", r.Exchange)
+	framework.Control(r, "POST "+RedeemPath+" with a fresh provisioning key (registering an agent)", Created...)
+	out, err := ParseRedeemed(in.C.Profile, r)
+	framework.ControlOK(err == nil, "POST %s: %v\n%s", RedeemPath, err, r.Exchange)
 	return out
+}
+
+// NewAgent creates a provisioning key with admin headers h and redeems
+// it, both as controls: an agent created by the check.
+func (in *Instance) NewAgent(h http.Header, tag string) Redeemed {
+	GinkgoHelper()
+	return in.Redeem(in.CreateKey(h, nil).Key, AgentName(tag))
 }
 
 // DeviceState sends GET /device/{uuid}/state with the device key.
 func (in *Instance) DeviceState(uuid, deviceKey string) *framework.Resp {
 	return in.Get(framework.DeviceStatePath(uuid), framework.Cred(spec.TransportDeviceKey, deviceKey))
+}
+
+// DeviceKey is a device key created with POST /auth/api-keys.
+type DeviceKey struct {
+	APIKey string
+	// ID and MQTTPassword are ref-defined fields of the answer ("" when
+	// absent).
+	ID, MQTTPassword string
+	// Field is where the key was found (the reference: "apiKey").
+	Field string
+	Resp  *framework.Resp
+}
+
+// CreateDeviceKeyResp sends POST /auth/api-keys {name, agentUuid} (seed
+// 003) with headers h.
+func (in *Instance) CreateDeviceKeyResp(h http.Header, agentUUID string) *framework.Resp {
+	return in.Post(in.C.Profile.Keys.Create, h, map[string]string{"name": AgentName("key"), "agentUuid": agentUUID})
+}
+
+// ParseDeviceKey finds the new device key in a 2xx answer of POST
+// /auth/api-keys: the seed shows no answer, so the key is any string with
+// the device-key prefix (the reference's field "apiKey" preferred).
+func ParseDeviceKey(p *spec.Profile, r *framework.Resp) (DeviceKey, error) {
+	secret, id, field := framework.NewKeyIn(r.Body, p.DeviceKeyPrefix, p.Keys.SecretJSON)
+	k := DeviceKey{APIKey: secret, ID: id, Field: field, MQTTPassword: r.String("mqttPassword"), Resp: r}
+	if secret == "" {
+		return k, fmt.Errorf("the answer carries no device key (a string with the %q prefix)", p.DeviceKeyPrefix)
+	}
+	return k, nil
+}
+
+// DeviceKeyFrom is ParseDeviceKey that also masks the key and its MQTT
+// password in every later exchange.
+func (in *Instance) DeviceKeyFrom(r *framework.Resp) (DeviceKey, error) {
+	k, err := ParseDeviceKey(in.C.Profile, r)
+	in.Cl.AddSecret(k.APIKey, k.MQTTPassword)
+	return k, err
 }
 
 var nameSeq atomic.Int64
@@ -263,6 +376,17 @@ func (t Tally) Success() int {
 	n := 0
 	for s, c := range t.Counts {
 		if s >= 200 && s < 300 {
+			n += c
+		}
+	}
+	return n
+}
+
+// ServerErrors is the number of 5xx answers.
+func (t Tally) ServerErrors() int {
+	n := 0
+	for s, c := range t.Counts {
+		if s >= 500 {
 			n += c
 		}
 	}
