@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -118,6 +119,10 @@ type fastAttack struct {
 	seqMu     sync.Mutex
 	seq       uint64
 	began     time.Time
+	// the results batch being filled by every connection (see add)
+	resMu      sync.Mutex
+	batch      []vegeta.Result
+	batchStart time.Time
 }
 
 func newFastAttack(targets []vegeta.Target, pace Pace, conns int, timeout time.Duration, keepHeaders bool) (*fastAttack, error) {
@@ -168,7 +173,7 @@ func (fa *fastAttack) run(name string, began time.Time) {
 	jobs := make(chan fastJob, 4096)
 	fa.remaining.Add(fa.conns)
 	for i := 0; i < fa.conns; i++ {
-		go fa.conn(jobs, began)
+		go fa.conn(jobs)
 	}
 	go func() {
 		defer close(jobs)
@@ -191,7 +196,13 @@ func (fa *fastAttack) run(name string, began time.Time) {
 			}
 		}
 	}()
-	go func() { fa.remaining.Wait(); close(fa.results) }()
+	go func() {
+		fa.remaining.Wait()
+		if len(fa.batch) > 0 {
+			fa.results <- fa.batch
+		}
+		close(fa.results)
+	}()
 }
 
 // fastConn is one connection's state.
@@ -202,7 +213,7 @@ type fastConn struct {
 	status   map[int]string // status line texts, for Result.Error on >= 400
 }
 
-func (fa *fastAttack) conn(jobs <-chan fastJob, began time.Time) {
+func (fa *fastAttack) conn(jobs <-chan fastJob) {
 	defer fa.remaining.Done()
 	fc := &fastConn{status: map[int]string{}}
 	defer func() {
@@ -211,17 +222,12 @@ func (fa *fastAttack) conn(jobs <-chan fastJob, began time.Time) {
 		}
 	}()
 	n := uint64(len(fa.reqs))
-	// Results leave in batches (at most fastBatch, or what a connection
-	// did in fastFlush): one channel hand-off per result would wake the
-	// consumer, often on another thread, for every request.
-	batch := fa.newBatch()
-	var batchStart time.Time
-	defer func() {
-		if len(batch) > 0 {
-			fa.results <- batch
-		}
-	}()
 	for range jobs {
+		select {
+		case <-fa.stop: // planned requests still queued are not sent
+			return
+		default:
+		}
 		fa.seqMu.Lock()
 		seq := fa.seq
 		fa.seq++
@@ -244,14 +250,28 @@ func (fa *fastAttack) conn(jobs <-chan fastJob, began time.Time) {
 		} else if code < 200 || code >= 400 {
 			res.Error = fc.statusText(code)
 		}
-		if len(batch) == 0 {
-			batchStart = ts
-		}
-		batch = append(batch, res)
-		if len(batch) >= fastBatch || ts.Sub(batchStart) >= fastFlush {
-			fa.results <- batch
-			batch = fa.newBatch()
-		}
+		fa.add(&res, ts.Add(res.Latency))
+	}
+}
+
+// add puts a result into the shared batch and hands the batch over when
+// it holds fastBatch results or its first is fastFlush old. One channel
+// hand-off per result would wake the consumer, often on another thread,
+// for every request; a batch per connection would hold results back as
+// long as its connection is idle.
+func (fa *fastAttack) add(r *vegeta.Result, now time.Time) {
+	fa.resMu.Lock()
+	if fa.batch == nil {
+		fa.batch, fa.batchStart = fa.newBatch(), now
+	}
+	fa.batch = append(fa.batch, *r)
+	var full []vegeta.Result
+	if len(fa.batch) >= fastBatch || now.Sub(fa.batchStart) >= fastFlush {
+		full, fa.batch = fa.batch, nil
+	}
+	fa.resMu.Unlock()
+	if full != nil {
+		fa.results <- full
 	}
 }
 
@@ -288,6 +308,33 @@ var errBodyTooLong = errors.New("body beyond MaxBody")
 // do sends one request on fc (dialling if needed) and reads the answer.
 // A connection that cannot be reused is closed here (fc.c = nil).
 func (fa *fastAttack) do(fc *fastConn, req *fastRequest, ts time.Time) (code int, bytesIn uint64, hdr http.Header, err error) {
+	code, bytesIn, hdr, err = fa.try(fc, req, ts)
+	if errors.Is(err, errStale) {
+		// The server had closed this kept-alive connection before it
+		// saw the request (an idle timeout, a request limit): like
+		// net/http, send an idempotent request again on a new one.
+		fc.c.Close()
+		fc.c = nil
+		if req.method == http.MethodGet || req.method == http.MethodHead {
+			return fa.try(fc, req, ts)
+		}
+		err = errors.Unwrap(err)
+	}
+	return code, bytesIn, hdr, err
+}
+
+// errStale wraps the error of a request that failed on a reused
+// connection before any byte of an answer came back.
+var errStale = errors.New("kept-alive connection closed by the server")
+
+type staleErr struct{ err error }
+
+func (e staleErr) Error() string        { return e.err.Error() }
+func (e staleErr) Unwrap() error        { return e.err }
+func (e staleErr) Is(target error) bool { return target == errStale }
+
+func (fa *fastAttack) try(fc *fastConn, req *fastRequest, ts time.Time) (code int, bytesIn uint64, hdr http.Header, err error) {
+	reused := fc.c != nil
 	if fc.c == nil {
 		c, err := fa.dialer.Dial("tcp", fa.addr)
 		if err != nil {
@@ -311,14 +358,20 @@ func (fa *fastAttack) do(fc *fastConn, req *fastRequest, ts time.Time) (code int
 		}
 	}
 	if _, err := fc.c.Write(req.raw); err != nil {
+		if reused {
+			return 0, 0, nil, staleErr{err}
+		}
 		return 0, 0, nil, err
 	}
 	keep := true
 	var cl int64 = -1
 	chunked := false
-	for {
+	for first := true; ; first = false {
 		line, err := fc.br.ReadSlice('\n')
 		if err != nil {
+			if reused && first && len(line) == 0 && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
+				return 0, 0, nil, staleErr{readErr(err)}
+			}
 			return 0, 0, nil, readErr(err)
 		}
 		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {

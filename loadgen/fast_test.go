@@ -69,6 +69,10 @@ func serveRaw(c net.Conn) {
 			out, closeAfter = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold", true
 		case "/continue":
 			out = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+		case "/stale":
+			// keep-alive promised, then the connection closes anyway (an
+			// idle timeout racing the next request)
+			out, closeAfter = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true
 		case "/eof":
 			out, closeAfter = "HTTP/1.1 200 OK\r\n\r\nuntil the end", true
 		case "/redirect":
@@ -135,6 +139,7 @@ func TestFastEngineFraming(t *testing.T) {
 		{"/http10", 200, 3, ""},
 		{"/continue", 204, 0, ""},
 		{"/eof", 200, 13, ""},
+		{"/stale", 200, 2, ""}, // sent again on a new connection, as net/http does
 		{"/redirect", 302, 0, ""},
 		{"/huge", 200, MaxBody, ""},
 		{"/endless-chunked", 200, MaxBody, ""},

@@ -61,6 +61,10 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
 		{[]string{"load", "mqtt-connect", "--quiet"}, "mqtt.address"},
 		{[]string{"load", "key-valid", "--shard", "3/4", "--quiet"}, "shard 3/4"},
+		{[]string{"load", "key-valid", "--engine", "turbo"}, "--engine"},
+		{[]string{"load", "refresh", "--engine", "fast", "--quiet"}, "--engine fast"},
+		{[]string{"load", "key-valid", "--threshold", "errors>=0.1"}, "errors"},
+		{[]string{"load", "key-valid", "--json", "-", "--html", "-"}, "--json and --html"},
 		{[]string{"report"}, "missing results FILE"},
 		{[]string{"report", "/nonexistent/r.bin"}, "cannot read"},
 	}

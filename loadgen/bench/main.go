@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -46,7 +47,7 @@ func main() {
 	profile := flag.String("profile", "roboticks", "profile of the reference")
 	p99 := flag.Duration("p99", 10*time.Millisecond, "p99 bound of a sustainable rate")
 	step := flag.Duration("step", 2*time.Second, "duration of each search step")
-	fixed := flag.Float64("fixed", 2000, "moderate fixed rate (req/s) at which both p99s are reported")
+	fixed := flag.Float64("fixed", 0, "fixed rate (req/s) at which both p99s and server CPU per request are reported (0: half of the lower max sustainable rate)")
 	conns := flag.Int("connections", 64, "connections to each server")
 	maxRate := flag.Float64("max-rate", 64000, "stop doubling here")
 	generator := flag.Bool("generator", false, "measure the attacker instead: its CPU per request against wrk's (make bench-generator)")
@@ -207,18 +208,27 @@ func (c *child) stop() {
 }
 
 type result struct {
-	max       float64
-	fixedP99  time.Duration
-	fixedRate float64
-	fixedOK   float64
-	cpuPerReq time.Duration // server CPU (user+sys) per request at the fixed rate
-	trials    int
+	max float64
+	// the generator's headroom at max: attacker CPU as a share of the
+	// machine (all cores) and achieved ÷ asked
+	atkShare, achieved float64
+	fixedP99           time.Duration
+	fixedRate          float64
+	fixedOK            float64
+	cpuPerReq          time.Duration // server CPU (user+sys) per request at the fixed rate
+	trials             int
 }
 
-func attack(t *spec.Target, rate float64, d time.Duration, conns int) (*loadgen.Report, error) {
-	return loadgen.Run(context.Background(), loadgen.Config{
+// attack runs key-valid (the fast engine: the attacker must not be the
+// limit, see make bench-generator) and returns the attacker's CPU share
+// of the machine over it (this process's CPU / (wall time × cores)).
+func attack(t *spec.Target, rate float64, d time.Duration, conns int) (*loadgen.Report, float64, error) {
+	cpu0, t0 := selfCPU(), time.Now()
+	rep, err := loadgen.Run(context.Background(), loadgen.Config{
 		Scenario: "key-valid", Target: t, Pace: loadgen.Constant(rate, d), Connections: conns, Workers: 32,
 	})
+	share := float64(selfCPU()-cpu0) / (float64(time.Since(t0)) * float64(runtime.NumCPU()))
+	return rep, share, err
 }
 
 func sustainable(rep *loadgen.Report, rate float64, p99 time.Duration) bool {
@@ -226,7 +236,7 @@ func sustainable(rep *loadgen.Report, rate float64, p99 time.Duration) bool {
 }
 
 // searcher finds one server's maximum sustainable rate: doubling from
-// 1000/s until a step fails, then four bisections.
+// 1000/s until a step fails, then five bisections.
 type searcher struct {
 	name       string
 	t          *spec.Target
@@ -239,13 +249,14 @@ type searcher struct {
 
 func (s *searcher) done() bool { return s.next == 0 }
 
-func (s *searcher) feed(ok bool, maxRate float64) {
+func (s *searcher) feed(ok bool, maxRate float64, share, achieved float64) {
 	rate := s.next
 	s.res.trials++
 	if ok {
 		s.lo = rate
 		if rate > s.res.max {
 			s.res.max = rate
+			s.res.atkShare, s.res.achieved = share, achieved
 		}
 	} else {
 		s.hi = rate
@@ -253,7 +264,7 @@ func (s *searcher) feed(ok bool, maxRate float64) {
 	switch {
 	case s.hi == 0 && rate*2 <= maxRate:
 		s.next = rate * 2
-	case s.hi == 0 || s.bisections >= 4:
+	case s.hi == 0 || s.bisections >= 5:
 		s.next = 0
 	default:
 		s.bisections++
@@ -275,19 +286,21 @@ func searchBoth(ss []*searcher, c benchConfig) error {
 			}
 			active = true
 			rate := s.next
-			// A failed step is tried once more: on a shared machine a
+			// A failed step is tried twice more: on a shared machine a
 			// spike of someone else's load must not end the search.
 			ok := false
-			for try := 0; try < 2 && !ok; try++ {
-				rep, err := attack(s.t, rate, c.step, c.conns)
+			var share, achieved float64
+			for try := 0; try < 3 && !ok; try++ {
+				rep, sh, err := attack(s.t, rate, c.step, c.conns)
 				if err != nil {
 					return fmt.Errorf("%s: %v", s.name, err)
 				}
 				ok = sustainable(rep, rate, c.p99)
-				fmt.Fprintf(os.Stderr, "bench: %-9s %7.0f/s  achieved %8.1f/s  success %.4f  p99 %-10s slip p99 %-10s %s\n",
-					s.name, rate, rep.Rate, rep.Success, rep.Latencies.P99.Round(time.Microsecond), rep.Slip.P99.Round(time.Microsecond), map[bool]string{true: "ok", false: "NOT sustained"}[ok])
+				share, achieved = sh, rep.Rate/rate
+				fmt.Fprintf(os.Stderr, "bench: %-9s %7.0f/s  achieved %8.1f/s  success %.4f  p99 %-10s slip p99 %-10s attacker CPU %4.1f%%  %s\n",
+					s.name, rate, rep.Rate, rep.Success, rep.Latencies.P99.Round(time.Microsecond), rep.Slip.P99.Round(time.Microsecond), 100*sh, map[bool]string{true: "ok", false: "NOT sustained"}[ok])
 			}
-			s.feed(ok, c.maxRate)
+			s.feed(ok, c.maxRate, share, achieved)
 		}
 		if !active {
 			return nil
@@ -298,7 +311,7 @@ func searchBoth(ss []*searcher, c benchConfig) error {
 // fixedRate measures p99 and the server's CPU per request at c.fixed.
 func fixedRate(s *searcher, c benchConfig) error {
 	cpu0, cpuOK := procCPU(s.pid)
-	rep, err := attack(s.t, c.fixed, 3*time.Second, c.conns)
+	rep, _, err := attack(s.t, c.fixed, 3*time.Second, c.conns)
 	if err != nil {
 		return fmt.Errorf("%s: %v", s.name, err)
 	}
@@ -393,6 +406,11 @@ func bench(c benchConfig) int {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		return 1
 	}
+	if c.fixed <= 0 {
+		// half of the lower max: both servers sustain it, and it is busy
+		// enough that per-request CPU is not dominated by idle wake-ups
+		c.fixed = math.Max(1000, math.Round(math.Min(ss[0].res.max, ss[1].res.max)/2/1000)*1000)
+	}
 	for _, s := range ss {
 		if err := fixedRate(s, c); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -421,6 +439,10 @@ func bench(c benchConfig) int {
 		fmt.Printf("handler only (in-process, no network): reference %s/op %d B/op %d allocs/op; bare %s/op %d B/op %d allocs/op\n",
 			time.Duration(refH.NsPerOp()), refH.AllocedBytesPerOp(), refH.AllocsPerOp(),
 			time.Duration(bareH.NsPerOp()), bareH.AllocedBytesPerOp(), bareH.AllocsPerOp())
+	}
+	for _, s := range ss {
+		fmt.Printf("generator headroom at %s's max (%.0f/s): attacker CPU %.1f%% of the machine (%d cores), achieved %.3f of asked\n",
+			s.name, s.res.max, 100*s.res.atkShare, runtime.NumCPU(), s.res.achieved)
 	}
 	ratio := 0.0
 	if bareRes.max > 0 {

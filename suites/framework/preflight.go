@@ -107,13 +107,19 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 					return
 				}
 				tok := ParseTokens(c.Profile.Login, r)
-				if r.Status != 200 || tok.Access == "" {
+				if c.Profile.Login.RefDefined && (r.Status == 404 || r.Status == 405) {
+					// A ref-defined login the target does not have: the
+					// specs that need it are not-applicable, not a
+					// preflight problem.
+					return
+				}
+				if r.Status != 200 || (tok.Access == "" && !c.Profile.Login.RefDefined) {
 					add("principals."+name+".password", "POST %s%s as %s answered %d without %q: give the fixture user's email and password",
 						c.Profile.BasePath, c.Profile.Login.Path, p.Email, r.Status, c.Profile.Login.AccessField)
 					return
 				}
 				cl.AddSecret(tok.Access, tok.Refresh)
-				if c.Profile.UserKeyPrefix == "" {
+				if c.Profile.UserKeyPrefix == "" && tok.Access != "" {
 					// No user keys: the JWT is the principal's credential.
 					wg.Add(1)
 					own("principals."+name+".password", path, Cred(spec.TransportBearer, tok.Access))

@@ -155,7 +155,15 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		r, _ := loginResp(c, cl, admin().Email, admin().Password)
 		loginAbsent(c, r)
 		notThrottled(r, "the login with the right password")
-		Expect(r).To(framework.HaveStatus(http.StatusOK), "login with the right password")
+		if l.RefDefined {
+			// rigbox: no seed shows the login's status either.
+			Expect(r).To(framework.HaveStatus(http.StatusOK, http.StatusCreated), "login with the right password")
+			if r.Status != http.StatusOK {
+				framework.ShouldNote("the login answers %d; the reference answers 200", r.Status)
+			}
+		} else {
+			Expect(r).To(framework.HaveStatus(http.StatusOK), "login with the right password")
+		}
 		Expect(framework.IsJSONType(r.Header.Get("Content-Type"))).To(BeTrue(), "Content-Type %q, want application/json\n%s", r.Header.Get("Content-Type"), r.Exchange)
 		m := r.JSONMap()
 		Expect(m).NotTo(BeNil(), "login body is not a JSON object\n%s", r.Exchange)

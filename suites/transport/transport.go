@@ -108,9 +108,22 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		adminWorks(c.Paths().Protected, c.Profile.Transports[0])
 		Expect(cl.Get(c.Paths().Protected, nil)).To(c.Be401Missing())
 	})
-	c.It("AUTH-001", "answers a request without credential on a specific protected resource with the same 401 body, because the error dialect does not depend on the route (the admin's credential gets 200 there)", func() {
-		adminWorks(c.Paths().Own, c.Profile.Transports[0])
-		Expect(cl.Get(c.Paths().Own, nil)).To(c.Be401Missing())
+	// A specific resource: roboticks' project devices are in seed 000 (MUST);
+	// the others' per-object paths (/workspaces/{id}, /clients/{id},
+	// /agents/{uuid}) are ref-defined, so there it is a SHOULD part, and a
+	// 404/405 for the admin means the target has no such route.
+	ownSpec := c.It
+	if name != spec.Roboticks {
+		ownSpec = c.ItShould
+	}
+	ownSpec("AUTH-001", "answers a request without credential on a specific protected resource with the same 401 body, because the error dialect does not depend on the route (the admin's credential gets 200 there)", func() {
+		own := c.Paths().Own
+		r := cl.Get(own, adminCred(c, cl, c.Profile.Transports[0]))
+		if name != spec.Roboticks && (r.Status == 404 || r.Status == 405) {
+			framework.SkipNotApplicable("the target has no per-object resource at the reference's (ref-defined) GET %s: %d", own, r.Status)
+		}
+		framework.Control(r, "the admin's credential on "+own, 200)
+		Expect(cl.Get(own, nil)).To(c.Be401Missing())
 	})
 	if name == spec.Iotistica {
 		c.It("AUTH-001", "answers a device-state request without X-Device-API-Key with 401 and the profile's error body, because the device control plane speaks the same dialect (the device's own key gets 200 there)", func() {
@@ -236,21 +249,20 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			h.Set("X-API-Key", xkey)
 			return h
 		}
-		// Both credentials work on their own, each on its owner's resource:
-		// else there is nothing to choose between.
-		bothWork := func() {
-			framework.Control(cl.Get(c.Paths().Protected, framework.Cred(spec.TransportBearer, t.Principals.Admin.APIKey)), "the admin's key alone by Bearer on the admin's resource", 200)
-			framework.Control(cl.Get(c.Paths().Foreign, framework.Cred(spec.TransportXAPIKey, t.Principals.Outsider.APIKey)), "the outsider's key alone by X-API-Key on the outsider's resource", 200)
-			framework.Control(cl.Get(c.Paths().Foreign, framework.Cred(spec.TransportBearer, t.Principals.Outsider.APIKey)), "the outsider's key alone by Bearer on the outsider's resource", 200)
-			framework.Control(cl.Get(c.Paths().Protected, framework.Cred(spec.TransportXAPIKey, t.Principals.Admin.APIKey)), "the admin's key alone by X-API-Key on the admin's resource", 200)
+		// Both credentials work on their own, each on its owner's resource
+		// and by the transport the spec sends it by: else there is nothing
+		// to choose between.
+		bothWork := func(adminBy, outsiderBy spec.Transport) {
+			framework.Control(cl.Get(c.Paths().Protected, framework.Cred(adminBy, t.Principals.Admin.APIKey)), fmt.Sprintf("the admin's key alone by %s on the admin's resource", adminBy), 200)
+			framework.Control(cl.Get(c.Paths().Foreign, framework.Cred(outsiderBy, t.Principals.Outsider.APIKey)), fmt.Sprintf("the outsider's key alone by %s on the outsider's resource", outsiderBy), 200)
 		}
 		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the admin's resource with 400 or 401, because serving either principal silently hides which identity acted (RFC 6750 §2)", func() {
-			bothWork()
+			bothWork(spec.TransportBearer, spec.TransportXAPIKey)
 			r := cl.Get(c.Paths().Protected, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
 			Expect(r).To(framework.HaveStatus(400, 401))
 		})
 		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the outsider's resource with 400 or 401, because the second credential must not decide the identity either", func() {
-			bothWork()
+			bothWork(spec.TransportBearer, spec.TransportXAPIKey)
 			r := cl.Get(c.Paths().Foreign, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
 			Expect(r).To(framework.HaveStatus(400, 401))
 		})
@@ -258,7 +270,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			tr := tr
 			hn, vp := headerName(tr)
 			c.It("AUTH-008", fmt.Sprintf("should refuse two %s headers, the admin's key and the outsider's, in either order with 400 or 401, because serving the first or the last silently picks an identity (RFC 9110 §5.3)", hn), func() {
-				bothWork()
+				bothWork(tr, tr)
 				a, o := t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey
 				for _, order := range [][2]string{{a, o}, {o, a}} {
 					h := http.Header{hn: {vp + order[0], vp + order[1]}}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/authconform/authconform/spec"
 	"github.com/authconform/authconform/suites/framework"
@@ -65,7 +64,11 @@ func Target(c *framework.Ctx) *Instance {
 // BeforeAll returns. ctx's values are kept, its cancellation is not.
 func Deploy(ctx context.Context, c *framework.Ctx, vars map[string]string) *Instance {
 	t, stop, err := c.Env.Deploy(context.WithoutCancel(ctx), vars)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "deploying a fresh %s instance", c.Name())
+	if err != nil {
+		// The suite could not set up what the check needs: error, not a
+		// failure of the implementation's property.
+		framework.Inconclusive("deploying a fresh %s instance: %v", c.Name(), err)
+	}
 	DeferCleanup(stop)
 	cl := c.Client().For(t)
 	// Cleanups run last-in first-out: the client's idle connections are
