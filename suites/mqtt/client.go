@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	packets5 "github.com/eclipse/paho.golang/packets"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
@@ -167,44 +168,30 @@ func isClosed(err error) bool {
 	return true
 }
 
-// readConnack reads one CONNACK and returns its return/reason code.
+// readConnack reads one CONNACK and returns its return (3.1.1) or reason
+// (5.0) code, decoded by paho.mqtt.golang's and paho.golang's packet
+// readers.
 func readConnack(conn net.Conn, version int) (int, error) {
-	var h [1]byte
-	if _, err := io.ReadFull(conn, h[:]); err != nil {
-		return -1, err
+	if version == 5 {
+		cp, err := packets5.ReadPacket(conn)
+		if err != nil {
+			return -1, err
+		}
+		ca, ok := cp.Content.(*packets5.Connack)
+		if !ok {
+			return -1, fmt.Errorf("mqtt: first packet from the broker is %s, not CONNACK", cp.PacketType())
+		}
+		return int(ca.ReasonCode), nil
 	}
-	if h[0] != 0x20 {
-		return -1, fmt.Errorf("mqtt: first packet from the broker is 0x%02x, not CONNACK", h[0])
-	}
-	n, err := readRemaining(conn)
+	cp, err := packets.ReadPacket(conn)
 	if err != nil {
 		return -1, err
 	}
-	if n < 2 || n > 1<<16 {
-		return -1, fmt.Errorf("mqtt: CONNACK of %d bytes", n)
+	ca, ok := cp.(*packets.ConnackPacket)
+	if !ok {
+		return -1, fmt.Errorf("mqtt: first packet from the broker is %s, not CONNACK", cp.String())
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(conn, b); err != nil {
-		return -1, err
-	}
-	_ = version // the code is the second byte in both 3.1.1 and 5.0
-	return int(b[1]), nil
-}
-
-func readRemaining(r io.Reader) (int, error) {
-	n, mul := 0, 1
-	for i := 0; i < 4; i++ {
-		var b [1]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, err
-		}
-		n += int(b[0]&0x7f) * mul
-		if b[0]&0x80 == 0 {
-			return n, nil
-		}
-		mul *= 128
-	}
-	return 0, errors.New("mqtt: malformed remaining length")
+	return int(ca.ReturnCode), nil
 }
 
 // RawConnectThenPublish writes a 3.1.1 CONNECT and, in the same write, a
@@ -251,59 +238,41 @@ func Dial(addr string, c Creds, onMsg paho.MessageHandler) (paho.Client, Outcome
 	return cl, Outcome{Version: 4, Accepted: true, Code: 0}
 }
 
-func str(b *bytes.Buffer, s string) {
-	b.WriteByte(byte(len(s) >> 8))
-	b.WriteByte(byte(len(s)))
-	b.WriteString(s)
-}
-
-func remaining(n int) []byte {
-	var out []byte
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		out = append(out, d)
-		if n == 0 {
-			return out
-		}
-	}
-}
-
 // connectPacket is a clean-session CONNECT of protocol level version (4:
-// 3.1.1, 5: 5.0 with no properties), keep-alive 60 s.
+// 3.1.1 via paho.mqtt.golang's packets, 5: 5.0 via paho.golang's packets,
+// no properties), keep-alive 60 s. Built from the libraries' packet types
+// rather than sent through a client because the checks need what a client hides: the exact
+// CONNACK code, whether the broker closed the connection, and a PUBLISH
+// in the same write as the CONNECT (MQTT-007).
 func connectPacket(c Creds, version int) []byte {
-	var vh bytes.Buffer
-	str(&vh, "MQTT")
-	vh.WriteByte(byte(version))
-	flags := byte(0x02)
-	if c.User != "" {
-		flags |= 0x80 | 0x40
-	}
-	vh.WriteByte(flags)
-	vh.Write([]byte{0, 60})
+	var b bytes.Buffer
 	if version == 5 {
-		vh.WriteByte(0) // no properties
+		cp := &packets5.Connect{ProtocolName: "MQTT", ProtocolVersion: 5, CleanStart: true, KeepAlive: 60,
+			ClientID: c.ClientID, Properties: &packets5.Properties{}}
+		if c.User != "" {
+			cp.UsernameFlag, cp.Username = true, c.User
+			cp.PasswordFlag, cp.Password = true, []byte(c.Password)
+		}
+		_, _ = cp.WriteTo(&b)
+		return b.Bytes()
 	}
-	str(&vh, c.ClientID)
+	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
+	cp.ProtocolName, cp.ProtocolVersion, cp.CleanSession, cp.Keepalive = "MQTT", 4, true, 60
+	cp.ClientIdentifier = c.ClientID
 	if c.User != "" {
-		str(&vh, c.User)
-		str(&vh, c.Password)
+		cp.UsernameFlag, cp.Username = true, c.User
+		cp.PasswordFlag, cp.Password = true, []byte(c.Password)
 	}
-	return append(append([]byte{0x10}, remaining(vh.Len())...), vh.Bytes()...)
+	_ = cp.Write(&b)
+	return b.Bytes()
 }
 
 func publishPacket(topic string, payload []byte, retain bool) []byte {
-	var vh bytes.Buffer
-	str(&vh, topic)
-	vh.Write(payload)
-	h := byte(0x30)
-	if retain {
-		h |= 0x01
-	}
-	return append(append([]byte{h}, remaining(vh.Len())...), vh.Bytes()...)
+	pp := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	pp.TopicName, pp.Payload, pp.Retain = topic, payload, retain
+	var b bytes.Buffer
+	_ = pp.Write(&b)
+	return b.Bytes()
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
