@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 
-
 	"github.com/authconform/authconform/spec"
 )
 
