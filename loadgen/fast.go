@@ -375,11 +375,11 @@ func (fa *fastAttack) try(fc *fastConn, req *fastRequest, ts time.Time) (code in
 			return 0, 0, nil, readErr(err)
 		}
 		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return 0, 0, nil, fmt.Errorf("malformed status line %q", trimCRLF(line))
+			return 0, 0, nil, fmt.Errorf("malformed status line %q", snippet(trimCRLF(line)))
 		}
 		code = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
 		if code < 100 || code > 999 || line[9] < '0' || line[9] > '9' || line[10] < '0' || line[10] > '9' || line[11] < '0' || line[11] > '9' {
-			return 0, 0, nil, fmt.Errorf("malformed status line %q", trimCRLF(line))
+			return 0, 0, nil, fmt.Errorf("malformed status line %q", snippet(trimCRLF(line)))
 		}
 		if line[7] == '0' {
 			keep = false // HTTP/1.0: close unless it says keep-alive
@@ -398,14 +398,14 @@ func (fa *fastAttack) try(fc *fastConn, req *fastRequest, ts time.Time) (code in
 			}
 			i := bytes.IndexByte(h, ':')
 			if i <= 0 {
-				return 0, 0, nil, fmt.Errorf("malformed header line %q", h)
+				return 0, 0, nil, fmt.Errorf("malformed header line %q", snippet(h))
 			}
 			name, val := h[:i], bytes.TrimSpace(h[i+1:])
 			switch {
 			case asciiEqualFold(name, "content-length"):
 				n, err := strconv.ParseInt(string(val), 10, 64)
 				if err != nil || n < 0 {
-					return 0, 0, nil, fmt.Errorf("bad Content-Length %q", val)
+					return 0, 0, nil, fmt.Errorf("bad Content-Length %q", snippet(val))
 				}
 				cl = n
 			case asciiEqualFold(name, "transfer-encoding"):
@@ -475,7 +475,7 @@ func readChunked(br *bufio.Reader) (uint64, error) {
 		}
 		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
 		if err != nil {
-			return total, fmt.Errorf("bad chunk size %q", line)
+			return total, fmt.Errorf("bad chunk size %q", snippet(line))
 		}
 		if size == 0 {
 			for { // trailers
@@ -515,6 +515,15 @@ func readErr(err error) error {
 		return errors.New("header line longer than 16 KiB")
 	}
 	return err
+}
+
+// snippet keeps an error about a malformed answer short (and its error
+// set small: a server's garbage is not worth 16 KiB per distinct line).
+func snippet(b []byte) []byte {
+	if len(b) > 40 {
+		return b[:40]
+	}
+	return b
 }
 
 func trimCRLF(b []byte) []byte {

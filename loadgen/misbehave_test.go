@@ -54,11 +54,13 @@ func TestRedirectIsTheAnswer(t *testing.T) {
 	})
 	// set-up: key-valid probes 6 credentials; jwt-verify logs in 3
 	// principals and probes their 3 JWTs
-	for _, sc := range []string{"key-valid", "jwt-verify"} {
-		_, tg, _ := misbehaving(t, probes, redirect)
-		rep := run(t, Config{Scenario: sc, Target: tg, Pace: Constant(100, 500*time.Millisecond)})
-		if rep.Requests != 50 || rep.StatusCodes["302"] != 50 || rep.Success != 0 {
-			t.Errorf("%s: requests %d codes %v success %v: a 302 must be recorded as the answer", sc, rep.Requests, rep.StatusCodes, rep.Success)
+	for _, eng := range []string{EngineFast, EngineVegeta} {
+		for _, sc := range []string{"key-valid", "jwt-verify"} {
+			_, tg, _ := misbehaving(t, probes, redirect)
+			rep := run(t, Config{Scenario: sc, Target: tg, Pace: Constant(100, 500*time.Millisecond), Engine: eng})
+			if rep.Requests != 50 || rep.StatusCodes["302"] != 50 || rep.Success != 0 {
+				t.Errorf("%s %s: requests %d codes %v success %v: a 302 must be recorded as the answer", eng, sc, rep.Requests, rep.StatusCodes, rep.Success)
+			}
 		}
 	}
 	if n := followed.Load(); n != 0 {
@@ -80,13 +82,15 @@ func endless(w http.ResponseWriter, r *http.Request) {
 func TestEndlessBodyIsBounded(t *testing.T) {
 	// key-valid: every answer after the probes is endless. Without the
 	// bound each request would read until the timeout (2 s) and fail.
-	_, tg, _ := misbehaving(t, probes, http.HandlerFunc(endless))
-	rep := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(20, time.Second), Timeout: 2 * time.Second})
-	if rep.Requests != 20 || rep.StatusCodes["200"] != 20 || rep.TransportErrors != 0 {
-		t.Errorf("requests %d codes %v errors %v", rep.Requests, rep.StatusCodes, rep.Errors)
-	}
-	if max := uint64(20 * MaxBody); rep.BytesIn.Total > max || rep.BytesIn.Total < MaxBody {
-		t.Errorf("bytes in %d, want at most %d (MaxBody per answer)", rep.BytesIn.Total, max)
+	for _, eng := range []string{EngineFast, EngineVegeta} {
+		_, tg, _ := misbehaving(t, probes, http.HandlerFunc(endless))
+		rep := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(20, time.Second), Timeout: 2 * time.Second, Engine: eng})
+		if rep.Requests != 20 || rep.StatusCodes["200"] != 20 || rep.TransportErrors != 0 {
+			t.Errorf("%s: requests %d codes %v errors %v", eng, rep.Requests, rep.StatusCodes, rep.Errors)
+		}
+		if max := uint64(20 * MaxBody); rep.BytesIn.Total > max || rep.BytesIn.Total < MaxBody {
+			t.Errorf("%s: bytes in %d, want at most %d (MaxBody per answer)", eng, rep.BytesIn.Total, max)
+		}
 	}
 }
 
@@ -108,6 +112,12 @@ func TestEndlessRefreshBodyIsBounded(t *testing.T) {
 }
 
 func TestTargetDiesMidAttack(t *testing.T) {
+	for _, eng := range []string{EngineFast, EngineVegeta} {
+		t.Run(eng, func(t *testing.T) { targetDies(t, eng) })
+	}
+}
+
+func targetDies(t *testing.T, eng string) {
 	var srv *httptest.Server
 	var once atomic.Bool
 	srv, tg, _ := misbehaving(t, probes+50, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +132,7 @@ func TestTargetDiesMidAttack(t *testing.T) {
 			}
 		}
 	}))
-	rep := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(200, time.Second), Timeout: 2 * time.Second})
+	rep := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(200, time.Second), Timeout: 2 * time.Second, Engine: eng})
 	if rep.Requests != 200 || rep.TransportErrors < 100 {
 		t.Fatalf("requests %d transport errors %d codes %v", rep.Requests, rep.TransportErrors, rep.StatusCodes)
 	}
@@ -148,11 +158,17 @@ func TestTargetDiesMidAttack(t *testing.T) {
 }
 
 func TestInterruptedAttackIsCutShort(t *testing.T) {
+	for _, eng := range []string{EngineFast, EngineVegeta} {
+		t.Run(eng, func(t *testing.T) { interrupted(t, eng) })
+	}
+}
+
+func interrupted(t *testing.T, eng string) {
 	_, tg := newFake(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	var res bytes.Buffer
-	rep, err := Run(ctx, Config{Scenario: "key-valid", Target: tg, Pace: Constant(100, 3*time.Second), Results: &res})
+	rep, err := Run(ctx, Config{Scenario: "key-valid", Target: tg, Pace: Constant(100, 3*time.Second), Results: &res, Engine: eng})
 	if !errors.Is(err, context.Canceled) || rep == nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -173,7 +189,7 @@ func TestInterruptedAttackIsCutShort(t *testing.T) {
 		t.Errorf("text report:\n%s", text.String())
 	}
 	// a complete attack is not cut short
-	full := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(100, 200*time.Millisecond)})
+	full := run(t, Config{Scenario: "key-valid", Target: tg, Pace: Constant(100, 200*time.Millisecond), Engine: eng})
 	if full.CutShort || full.Planned != 20 || full.Sent != 20 {
 		t.Errorf("full attack: cut short %v planned %d sent %d", full.CutShort, full.Planned, full.Sent)
 	}
@@ -254,6 +270,9 @@ func TestEndlessBodyRSS(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc: peak RSS not measurable here")
+	}
+	if raceEnabled {
+		t.Skip("the race detector multiplies memory use; the peak RSS bound is checked without -race")
 	}
 	self, _ := os.Executable()
 	cmd := exec.Command(self, "-test.run=^TestEndlessBodyRSS$", "-test.count=1")

@@ -53,8 +53,9 @@ func main() {
 	generator := flag.Bool("generator", false, "measure the attacker instead: its CPU per request against wrk's (make bench-generator)")
 	rounds := flag.Int("rounds", 3, "-generator: interleaved rounds of wrk and ours")
 	genDur := flag.Duration("gen-duration", 3*time.Second, "-generator: duration of each round")
-	genRate := flag.Float64("gen-rate", 0, "-generator: our constant rate (0: half of wrk's achieved rate)")
+	genRate := flag.Float64("gen-rate", 0, "-generator: our constant rate (0: 60% of wrk's rate in a calibration round)")
 	genVegeta := flag.Bool("gen-vegeta", true, "-generator: also measure the vegeta engine once, for comparison")
+	genProcs := flag.Int("gen-procs", 1, "-generator: GOMAXPROCS while our attacker runs (1: one thread running Go code, like wrk -t1; 0: all cores)")
 	flag.Parse()
 	switch *serve {
 	case "reference":
@@ -67,7 +68,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *generator {
-		os.Exit(benchGenerator(generatorConfig{profile: spec.ProfileName(*profile), conns: *conns, rounds: *rounds, duration: *genDur, rate: *genRate, vegeta: *genVegeta}))
+		os.Exit(benchGenerator(generatorConfig{profile: spec.ProfileName(*profile), conns: *conns, rounds: *rounds, duration: *genDur, rate: *genRate, vegeta: *genVegeta, procs: *genProcs}))
 	}
 	os.Exit(bench(benchConfig{profile: spec.ProfileName(*profile), p99: *p99, step: *step, fixed: *fixed, conns: *conns, maxRate: *maxRate, cpuprofile: *cpuprofile}))
 }

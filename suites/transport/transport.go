@@ -103,6 +103,16 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		framework.Control(cl.Get(p, adminCred(c, cl, tr)), fmt.Sprintf("the admin's credential by %s on %s", tr, p), 200)
 	}
 
+	// expectServed is the assertion of the positive checks (AUTH-003,
+	// AUTH-006, AUTH-010): 200. A 429 or a 5xx says nothing about the
+	// transport or the route (budget, a broken server): error, not failed.
+	expectServed := func(r *framework.Resp) {
+		if r.Status == 429 || r.Status >= 500 {
+			framework.Inconclusive("a request that must succeed got %d, which says nothing about what this check judges\n%s", r.Status, r.Exchange)
+		}
+		ExpectWithOffset(1, r).To(framework.HaveStatus(200))
+	}
+
 	// AUTH-001 ------------------------------------------------------------
 	c.It("AUTH-001", "answers a request without any credential on a protected resource with 401, the profile's error body and Content-Type application/json, because clients of every seed parse that body (the admin's credential gets 200 there)", func() {
 		adminWorks(c.Paths().Protected, c.Profile.Transports[0])
@@ -165,12 +175,12 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			what = "the admin's access token"
 		}
 		c.It("AUTH-003", fmt.Sprintf("accepts %s sent as `%s: %s<credential>` with 200, because the profile documents that transport", what, hn, vp), func() {
-			Expect(cl.Get(c.Paths().Protected, adminCred(c, cl, tr))).To(framework.HaveStatus(200))
+			expectServed(cl.Get(c.Paths().Protected, adminCred(c, cl, tr)))
 		})
 	}
 	if name == spec.Iotistica {
 		c.It("AUTH-003", "accepts a device's own API key in X-Device-API-Key on its state with 200, because seed 003 documents that header for devices", func() {
-			Expect(cl.Get(subj.Path, framework.Cred(spec.TransportDeviceKey, subj.Key))).To(framework.HaveStatus(200))
+			expectServed(cl.Get(subj.Path, framework.Cred(spec.TransportDeviceKey, subj.Key)))
 		})
 	}
 
@@ -216,7 +226,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 				adminWorks(c.Paths().Protected, spec.TransportBearer)
 				h := http.Header{}
 				h.Set("Authorization", scheme+" "+adminSecret(c, cl))
-				Expect(cl.Get(c.Paths().Protected, h)).To(framework.HaveStatus(200))
+				expectServed(cl.Get(c.Paths().Protected, h))
 			})
 		}
 	}
@@ -239,39 +249,53 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	}
 
 	// AUTH-008 ------------------------------------------------------------
-	// The catalogue has AUTH-008 for roboticks, the one profile with two
-	// transports; the same header twice is covered there too.
-	if c.Profile.Has(spec.TransportBearer) && c.Profile.Has(spec.TransportXAPIKey) && c.Profile.UserKeyPrefix != "" {
+	// Two credentials naming different principals: by two transports
+	// (roboticks) or the same header twice (every profile the catalogue
+	// gives AUTH-008). Controls: each credential alone works, by the same
+	// transport, on a resource its owner may read.
+	if ch, ok := spec.Lookup("AUTH-008"); ok && ch.AppliesTo(name) {
 		t := c.Target()
-		both := func(bearer, xkey string) http.Header {
-			h := http.Header{}
-			h.Set("Authorization", "Bearer "+bearer)
-			h.Set("X-API-Key", xkey)
-			return h
+		// outsiderPath is a resource the outsider reads: its org's devices
+		// (roboticks), else its own list.
+		outsiderPath := c.Paths().Protected
+		if name == spec.Roboticks {
+			outsiderPath = c.Paths().Foreign
 		}
-		// Both credentials work on their own, each on its owner's resource
-		// and by the transport the spec sends it by: else there is nothing
-		// to choose between.
+		creds := func() (admin, outsider string) {
+			if c.Profile.UserKeyPrefix != "" {
+				return t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey
+			}
+			return adminJWT(c, cl), loginToken(c, cl, t.Principals.Outsider, "the outsider")
+		}
 		bothWork := func(adminBy, outsiderBy spec.Transport) {
-			framework.Control(cl.Get(c.Paths().Protected, framework.Cred(adminBy, t.Principals.Admin.APIKey)), fmt.Sprintf("the admin's key alone by %s on the admin's resource", adminBy), 200)
-			framework.Control(cl.Get(c.Paths().Foreign, framework.Cred(outsiderBy, t.Principals.Outsider.APIKey)), fmt.Sprintf("the outsider's key alone by %s on the outsider's resource", outsiderBy), 200)
+			a, o := creds()
+			framework.Control(cl.Get(c.Paths().Protected, framework.Cred(adminBy, a)), fmt.Sprintf("the admin's credential alone by %s on the admin's resource", adminBy), 200)
+			framework.Control(cl.Get(outsiderPath, framework.Cred(outsiderBy, o)), fmt.Sprintf("the outsider's credential alone by %s on %s", outsiderBy, outsiderPath), 200)
 		}
-		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the admin's resource with 400 or 401, because serving either principal silently hides which identity acted (RFC 6750 §2)", func() {
-			bothWork(spec.TransportBearer, spec.TransportXAPIKey)
-			r := cl.Get(c.Paths().Protected, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
-			Expect(r).To(framework.HaveStatus(400, 401))
-		})
-		c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the outsider's resource with 400 or 401, because the second credential must not decide the identity either", func() {
-			bothWork(spec.TransportBearer, spec.TransportXAPIKey)
-			r := cl.Get(c.Paths().Foreign, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
-			Expect(r).To(framework.HaveStatus(400, 401))
-		})
-		for _, tr := range []spec.Transport{spec.TransportBearer, spec.TransportXAPIKey} {
+		if c.Profile.Has(spec.TransportBearer) && c.Profile.Has(spec.TransportXAPIKey) && c.Profile.UserKeyPrefix != "" {
+			both := func(bearer, xkey string) http.Header {
+				h := http.Header{}
+				h.Set("Authorization", "Bearer "+bearer)
+				h.Set("X-API-Key", xkey)
+				return h
+			}
+			c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the admin's resource with 400 or 401, because serving either principal silently hides which identity acted (RFC 6750 §2)", func() {
+				bothWork(spec.TransportBearer, spec.TransportXAPIKey)
+				r := cl.Get(c.Paths().Protected, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
+				Expect(r).To(framework.HaveStatus(400, 401))
+			})
+			c.It("AUTH-008", "should refuse the admin's key by Bearer together with the outsider's key by X-API-Key on the outsider's resource with 400 or 401, because the second credential must not decide the identity either", func() {
+				bothWork(spec.TransportBearer, spec.TransportXAPIKey)
+				r := cl.Get(outsiderPath, both(t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey))
+				Expect(r).To(framework.HaveStatus(400, 401))
+			})
+		}
+		for _, tr := range c.Profile.Transports {
 			tr := tr
 			hn, vp := headerName(tr)
-			c.It("AUTH-008", fmt.Sprintf("should refuse two %s headers, the admin's key and the outsider's, in either order with 400 or 401, because serving the first or the last silently picks an identity (RFC 9110 §5.3)", hn), func() {
+			c.It("AUTH-008", fmt.Sprintf("should refuse two %s headers, the admin's credential and the outsider's, in either order with 400 or 401, because serving the first or the last silently picks an identity (RFC 9110 §5.3)", hn), func() {
 				bothWork(tr, tr)
-				a, o := t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey
+				a, o := creds()
 				for _, order := range [][2]string{{a, o}, {o, a}} {
 					h := http.Header{hn: {vp + order[0], vp + order[1]}}
 					Expect(cl.Get(c.Paths().Protected, h)).To(framework.HaveStatus(400, 401))
@@ -348,10 +372,10 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	for _, p := range c.Profile.PublicPaths {
 		p := p
 		c.It("AUTH-010", fmt.Sprintf("serves the public endpoint GET %s with 200 without any credential, because seed 001 lists it as needing no authentication", p), func() {
-			Expect(cl.Get(p, nil)).To(framework.HaveStatus(200))
+			expectServed(cl.Get(p, nil))
 		})
 		c.It("AUTH-010", fmt.Sprintf("serves the public endpoint GET %s with 200 alongside a normal valid credential, because being logged in must not break public pages", p), func() {
-			Expect(cl.Get(p, adminCred(c, cl, c.Profile.Transports[0]))).To(framework.HaveStatus(200))
+			expectServed(cl.Get(p, adminCred(c, cl, c.Profile.Transports[0])))
 		})
 	}
 
