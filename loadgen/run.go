@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var rt http.RoundTripper = cappedTransport{tr}
 	if pl.transport != nil {
-		rt = pl.transport(tr)
+		rt = pl.transport(rt) // the scenario's reader sees bounded bodies too
 	}
 	opts := []func(*vegeta.Attacker){
 		vegeta.Client(&http.Client{Transport: rt, Timeout: cfg.Timeout, CheckRedirect: noRedirect}),

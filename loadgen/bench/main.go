@@ -49,7 +49,7 @@ func main() {
 	step := flag.Duration("step", 2*time.Second, "duration of each search step")
 	fixed := flag.Float64("fixed", 0, "fixed rate (req/s) at which both p99s and server CPU per request are reported (0: half of the lower max sustainable rate)")
 	conns := flag.Int("connections", 64, "connections to each server")
-	maxRate := flag.Float64("max-rate", 64000, "stop doubling here")
+	maxRate := flag.Float64("max-rate", 256000, "stop doubling here")
 	generator := flag.Bool("generator", false, "measure the attacker instead: its CPU per request against wrk's (make bench-generator)")
 	rounds := flag.Int("rounds", 3, "-generator: interleaved rounds of wrk and ours")
 	genDur := flag.Duration("gen-duration", 3*time.Second, "-generator: duration of each round")

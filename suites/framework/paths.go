@@ -24,6 +24,12 @@ type Paths struct {
 	Foreign string
 	// Missing is a nonexistent resource ID of the same shape as Foreign.
 	Missing string
+	// OutsiderHome is a seed-documented resource the outsider may read in
+	// its own organisation (roboticks: its org's devices; elsewhere the
+	// list, which the outsider sees for its own tenant). The preflight
+	// checks the outsider's credential there: the per-object paths of
+	// rigbox, requestrocket and iotistica are ref-defined.
+	OutsiderHome string
 }
 
 // Paths returns the resource paths for the context's target.
@@ -32,23 +38,25 @@ func (c *Ctx) Paths() Paths {
 	switch c.Name() {
 	case spec.Roboticks:
 		return Paths{
-			Protected:  fmt.Sprintf("/organizations/%s/devices", r.Org),
-			Own:        fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.Project),
-			Restricted: fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.RestrictedProject),
-			Foreign:    fmt.Sprintf("/organizations/%s/devices", r.OtherOrg),
-			Missing:    "/organizations/no-such-org-4e1f/devices",
+			Protected:    fmt.Sprintf("/organizations/%s/devices", r.Org),
+			Own:          fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.Project),
+			Restricted:   fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.RestrictedProject),
+			Foreign:      fmt.Sprintf("/organizations/%s/devices", r.OtherOrg),
+			Missing:      "/organizations/no-such-org-4e1f/devices",
+			OutsiderHome: fmt.Sprintf("/organizations/%s/devices", r.OtherOrg),
 		}
 	case spec.Rigbox:
-		return Paths{Protected: "/workspaces", Own: "/workspaces/" + r.Workspace, Foreign: "/workspaces/" + r.OtherWorkspace, Missing: "/workspaces/no-such-workspace-4e1f"}
+		return Paths{Protected: "/workspaces", Own: "/workspaces/" + r.Workspace, Foreign: "/workspaces/" + r.OtherWorkspace, Missing: "/workspaces/no-such-workspace-4e1f", OutsiderHome: "/workspaces"}
 	case spec.RequestRocket:
-		return Paths{Protected: "/clients", Own: "/clients/" + r.Client, Foreign: "/clients/" + r.OtherClient, Missing: "/clients/no-such-client-4e1f"}
+		return Paths{Protected: "/clients", Own: "/clients/" + r.Client, Foreign: "/clients/" + r.OtherClient, Missing: "/clients/no-such-client-4e1f", OutsiderHome: "/clients"}
 	case spec.Iotistica:
 		t := c.Target()
 		return Paths{
-			Protected: "/agents",
-			Own:       "/agents/" + t.Devices[0].UUID,
-			Foreign:   "/agents/" + t.Resources.OtherAgent,
-			Missing:   "/agents/00000000-0000-4000-8000-00000000beef",
+			Protected:    "/agents",
+			Own:          "/agents/" + t.Devices[0].UUID,
+			Foreign:      "/agents/" + t.Resources.OtherAgent,
+			Missing:      "/agents/00000000-0000-4000-8000-00000000beef",
+			OutsiderHome: "/agents",
 		}
 	}
 	panic("framework: no paths for profile " + string(c.Name()))

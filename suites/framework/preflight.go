@@ -90,7 +90,7 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 	}{
 		{"admin", paths.Protected, t.Principals.Admin},
 		{"member", paths.Protected, t.Principals.Member},
-		{"outsider", paths.Foreign, t.Principals.Outsider},
+		{"outsider", paths.OutsiderHome, t.Principals.Outsider},
 	}
 	for _, pr := range principals {
 		if c.Profile.UserKeyPrefix != "" && pr.p.APIKey != "" {
