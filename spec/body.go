@@ -55,11 +55,20 @@ func (b ErrorBody) MatchRequired(body []byte) (extra []string, err error) {
 	if err != nil {
 		return nil, err
 	}
+	problems, extra := b.compare(got, !b.RefDefined)
+	if len(problems) > 0 {
+		return extra, fmt.Errorf("%w: %s", ErrBodyMismatch, strings.Join(problems, "; "))
+	}
+	return extra, nil
+}
+
+// compare lists the problems of got against the shape's fields (values
+// checked only when checkFields) and the fields beyond the shape, sorted.
+func (b ErrorBody) compare(got map[string]any, checkFields bool) (problems, extra []string) {
 	want := map[string]bool{}
-	var problems []string
 	for _, f := range b.Fields {
 		want[f.Name] = true
-		if b.RefDefined {
+		if !checkFields {
 			continue
 		}
 		v, ok := got[f.Name]
@@ -77,10 +86,7 @@ func (b ErrorBody) MatchRequired(body []byte) (extra []string, err error) {
 		}
 	}
 	sort.Strings(extra)
-	if len(problems) > 0 {
-		return extra, fmt.Errorf("%w: %s", ErrBodyMismatch, strings.Join(problems, "; "))
-	}
-	return extra, nil
+	return problems, extra
 }
 
 func decodeObject(body []byte) (map[string]any, error) {
@@ -137,26 +143,7 @@ func (b ErrorBody) Match(body []byte) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	var problems []string
-	for _, f := range b.Fields {
-		want[f.Name] = true
-		v, ok := got[f.Name]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("field %q missing", f.Name))
-			continue
-		}
-		if p := f.check(v); p != "" {
-			problems = append(problems, fmt.Sprintf("field %q: %s", f.Name, p))
-		}
-	}
-	var extra []string
-	for k := range got {
-		if !want[k] {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
+	problems, extra := b.compare(got, true)
 	for _, k := range extra {
 		problems = append(problems, fmt.Sprintf("unexpected field %q", k))
 	}

@@ -58,31 +58,25 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 				Status:    c.Status,
 				Time:      float64(c.DurationMs) / 1000,
 			}
-			switch c.Status {
-			case framework.Failed:
-				if c.Level == "MUST" || r.Strict {
-					tc.Failure = &reporters.JUnitFailure{Message: firstLine(c.Reason), Type: "failed", Description: c.Reason + "\n\n" + exchanges(c)}
-					s.Failures++
-				} else {
-					// A failed SHOULD check is reported but does not fail CI
-					// (without --strict): JUnit has no "warning", so it is
-					// written as skipped with the finding in the message.
-					tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD not met (does not fail the run): " + firstLine(c.Reason)}
-					s.Skipped++
-				}
-			case framework.Error:
-				// Inconclusive: a control failed or the target's answer could
-				// not be judged. An error of a MUST check fails CI like a
-				// failure (the run is non-conformant); of a SHOULD check only
-				// with --strict.
-				if c.Level == "MUST" || r.Strict {
-					tc.Error = &reporters.JUnitError{Message: firstLine(c.Reason), Type: "error", Description: c.Reason + "\n\n" + exchanges(c)}
-					s.Errors++
-				} else {
-					tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD inconclusive (does not fail the run): " + firstLine(c.Reason)}
-					s.Skipped++
-				}
-			case framework.Skipped:
+			gates := c.Level == "MUST" || r.Strict
+			switch {
+			case c.Status == framework.Failed && gates:
+				tc.Failure = &reporters.JUnitFailure{Message: firstLine(c.Reason), Type: "failed", Description: c.Reason + "\n\n" + exchanges(c)}
+				s.Failures++
+			case c.Status == framework.Error && gates:
+				// Inconclusive: a control failed or the answer could not be
+				// judged. An error of a MUST check fails CI like a failure
+				// (the run is non-conformant).
+				tc.Error = &reporters.JUnitError{Message: firstLine(c.Reason), Type: "error", Description: c.Reason + "\n\n" + exchanges(c)}
+				s.Errors++
+			case c.Status == framework.Failed || c.Status == framework.Error:
+				// A failed or inconclusive SHOULD check is reported but does
+				// not fail CI (without --strict): JUnit has no "warning", so
+				// it is written as skipped with the finding in the message.
+				what := map[string]string{framework.Failed: "not met", framework.Error: "inconclusive"}[c.Status]
+				tc.Skipped = &reporters.JUnitSkipped{Message: "SHOULD " + what + " (does not fail the run): " + firstLine(c.Reason)}
+				s.Skipped++
+			case c.Status == framework.Skipped:
 				tc.Skipped = &reporters.JUnitSkipped{Message: c.SkipKind + ": " + firstLine(c.Reason)}
 				s.Skipped++
 			}
