@@ -77,7 +77,10 @@ Scenarios:
   provision-race  8 redemptions race for every provisioning key (iotistica)
   mqtt-connect    MQTT CONNECT storm with provisioned devices (needs mqtt.address in --target)
 
-Exit codes: 0 fine, 1 a threshold or the baseline breached, 2 usage error.
+Exit codes: 0 fine; 1 a threshold or the baseline breached (every run has
+the gate errors<=0.01: more than 1% of requests without any answer, e.g. a
+target that died, fails it; --threshold 'errors<=X' overrides), or the
+attack was interrupted; 2 usage error.
 
 `
 

@@ -467,6 +467,14 @@ func TestLoadStdoutAndBaselineScenario(t *testing.T) {
 	if err := a.AddFile("stdout", strings.NewReader(stdout)); err != nil || a.Report().Requests != 10 {
 		t.Errorf("--results -: stdout holds no results: %v", err)
 	}
+	// and `authconform report -` reads them from stdin
+	rp := cliProcess("report", "--json", "-", "-")
+	rp.Stdin = strings.NewReader(stdout)
+	out, err := rp.Output()
+	var fromStdin loadgen.Report
+	if err != nil || json.Unmarshal(out, &fromStdin) != nil || fromStdin.Requests != 10 {
+		t.Errorf("report - (stdin): %v %q", err, out)
+	}
 	code, _, stderr = runCLI("load", "key-valid", "--quiet", "--results", "-", "--json", "-")
 	if code != exitUsage || !strings.Contains(stderr, "--json and --results") {
 		t.Errorf("two outputs on stdout: exit %d %q", code, stderr)

@@ -24,7 +24,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	var lateAfter = loadgen.DefaultLateAfter
 	var ths thresholdsFlag
 	fs.StringVar(&jsonOut, "json", "", "write the merged JSON report to this file ('-': stdout, the text report then goes to stderr)")
-	fs.StringVar(&html, "html", "", "write vegeta's HTML latency plot of the merged results to this file")
+	fs.StringVar(&html, "html", "", "write vegeta's HTML latency plot of the merged results to this file ('-': stdout)")
 	fs.Var(&ths, "threshold", "gate, repeatable, as in 'authconform load' (e.g. p99<5ms, success>=0.999, rate>=0.99*asked; errors<=X defaults to "+loadgen.DefaultErrorsThreshold+")")
 	fs.StringVar(&baseline, "baseline", "", "a previous --json report: exit 1 on a regression beyond --tolerance")
 	fs.StringVar(&tolerance, "tolerance", "10%", "allowed regression against --baseline")
@@ -74,9 +74,13 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		plt = plot.New(plot.Title("authconform report"))
 	}
 	for _, name := range files {
-		fh, err := os.Open(name)
-		if err != nil {
-			return usageErr(stderr, "report", "cannot read %s: %v", name, errors.Unwrap(err))
+		var fh io.ReadCloser = io.NopCloser(os.Stdin) // "-": stdin, e.g. load --results - | report -
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return usageErr(stderr, "report", "cannot read %s: %v", name, errors.Unwrap(err))
+			}
+			fh = f
 		}
 		labels = append(labels, loadgen.ResultsFile{Name: name})
 		sink := &tee{a: agg, p: plt, label: loadgen.NewLabelCollector(&labels[len(labels)-1])}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -68,6 +69,12 @@ func listedIDs(body []byte) []string {
 		for _, f := range []string{"id", "clientId", "uuid"} {
 			if s, ok := m[f].(string); ok && s != "" {
 				out = append(out, s)
+				break
+			}
+			// A numeric id (framework.NewKeyIn reads the created key's
+			// id the same way).
+			if n, ok := m[f].(float64); ok {
+				out = append(out, strconv.FormatFloat(n, 'f', -1, 64))
 				break
 			}
 		}

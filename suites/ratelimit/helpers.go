@@ -25,6 +25,22 @@ type obs struct {
 	// and integral; the values below are valid only then.
 	hasHeaders              bool
 	limit, remaining, reset int64
+	// epoch is true when Reset is a Unix time in seconds not in the past
+	// (seed 000's format, the reference's for every profile). The other
+	// profiles' headers are ref-defined and may give Reset as a delay
+	// (RATE-009 classifies it): such a Reset cannot identify a window, so
+	// the specs then find windows as for a target without headers.
+	epoch bool
+}
+
+// windowed reports whether o's Reset identifies its window.
+func (o obs) windowed() bool { return o.hasHeaders && o.epoch }
+
+// isEpoch reports whether reset, seen at at, reads as a Unix time in
+// seconds not in the past (and not milliseconds).
+func isEpoch(reset int64, at time.Time) bool {
+	now := at.Unix()
+	return reset >= now-1 && reset < now+366*24*3600
 }
 
 func (o obs) ok() bool             { return o.resp.Status >= 200 && o.resp.Status < 300 }
@@ -100,7 +116,7 @@ func (l *ledger) note(o obs) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ever = l.ever || o.ok()
-	if !o.hasHeaders {
+	if !o.windowed() {
 		return
 	}
 	if o.reset != l.reset {
@@ -176,6 +192,7 @@ func (k *keyed) try(ctx context.Context, cl *framework.Client) (obs, error) {
 	var herr error
 	o.limit, o.remaining, o.reset, herr = rateHeaders(r.Header)
 	o.hasHeaders = herr == nil
+	o.epoch = o.hasHeaders && isEpoch(o.reset, o.at)
 	k.led.note(o)
 	return o, nil
 }
@@ -232,10 +249,10 @@ func (k *keyed) freshWindow(ctx context.Context) obs {
 	first := k.send(ctx)
 	timeout := 2*k.window + 5*time.Second
 	var fresh obs
-	if first.hasHeaders {
+	if first.windowed() {
 		ok := waitFor(ctx, timeout, func() bool {
 			o, err := k.try(ctx, k.cl)
-			if err != nil || !o.hasHeaders || o.reset <= first.reset {
+			if err != nil || !o.windowed() || o.reset <= first.reset {
 				return false
 			}
 			fresh = o
@@ -273,9 +290,10 @@ func (k *keyed) needBudget(o obs) {
 }
 
 // windowEnd is when the window of o ends: its Reset header, or, without
-// headers, one window length after start.
+// headers (or with a Reset that is no Unix time), one window length after
+// start.
 func (k *keyed) windowEnd(o obs, start time.Time) time.Time {
-	if o.hasHeaders {
+	if o.windowed() {
 		return o.resetTime()
 	}
 	return start.Add(k.window)
@@ -304,7 +322,7 @@ func (k *keyed) exhausted(ctx context.Context, minLeft time.Duration) obs {
 	for attempt := 0; attempt < 3; attempt++ {
 		o := k.send(ctx)
 		start := time.Now()
-		if !o.hasHeaders || time.Until(k.windowEnd(o, start)) < minLeft+k.window/4 {
+		if !o.windowed() || time.Until(k.windowEnd(o, start)) < minLeft+k.window/4 {
 			o = k.freshWindow(ctx)
 			start = o.at
 		}

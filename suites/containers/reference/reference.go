@@ -178,7 +178,8 @@ func Run(ctx context.Context, image string, opts ...Option) (*Container, error) 
 		if err != nil {
 			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, oneLine(err))
 		}
-		b, err := io.ReadAll(rc)
+		// The image may be the user's: bound what is read of its file.
+		b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 		rc.Close()
 		if err != nil {
 			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, oneLine(err))
