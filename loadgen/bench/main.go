@@ -282,8 +282,10 @@ func (s *searcher) feed(ok bool, maxRate float64, share, achieved float64) {
 // recheck tries the server with the lower maximum at the other's
 // maximum (up to three times, as a search step): on a shared machine a
 // burst of someone else's load during one step caps a search early, and
-// the ratio would report the noise. A pass raises the lower maximum to
-// the other's; a failure confirms the gap.
+// the ratio would report the noise. A failure confirms the gap. A pass
+// means the lower search was capped by noise: it resumes upward from
+// there (so that a capped bare server does not read as equal to the
+// reference).
 func recheck(ss []*searcher, c benchConfig) error {
 	lo, hi := ss[0], ss[1]
 	if lo.res.max > hi.res.max {
@@ -304,7 +306,12 @@ func recheck(ss []*searcher, c benchConfig) error {
 		lo.res.trials++
 		if ok {
 			lo.res.max, lo.res.atkShare, lo.res.achieved = rate, sh, rep.Rate/rate
-			return nil
+			lo.lo, lo.hi, lo.bisections, lo.next = rate, 0, 2, rate*1.125
+			if lo.next > c.maxRate {
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s's search was capped by noise; resuming from %.0f/s\n", lo.name, rate)
+			return searchBoth([]*searcher{lo}, c)
 		}
 	}
 	return nil

@@ -136,6 +136,10 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 					framework.Info("the target answers %s %s with %d: no key listing at the reference's (ref-defined) path; only resource views are searched", method, v.path, r.Status)
 					continue
 				}
+				if !v.listing && notFound(r.Status) && refDefinedPath(c, v.path) {
+					framework.Info("the target answers %s %s with %d: it has no such (ref-defined) per-object view; not searched", method, v.path, r.Status)
+					continue
+				}
 				framework.Control(r, fmt.Sprintf("the admin reads %s %s", method, v.path), 200, 201, 202, 203)
 				Expect(strings.Contains(string(r.Body), secretPart)).To(BeFalse(), "%s %s shows the secret of the key created just before (masked here)\n%s", method, v.path, r.Exchange)
 				// The admin's own long-lived key must not show either.
@@ -181,16 +185,28 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	// KEY-003 ------------------------------------------------------------
 	if p := restrictedFor(c); p != "" {
 		c.It("KEY-003", "answers the member's key on a resource of its own organisation it has no access to with 403 and the profile's body, not 401 or 404, where the admin gets 200 on that resource and the member's key 200 on the shared one, because the key is valid and only the permission is missing", func() {
-			framework.Control(cl.Get(p, c.UserHeaders(cl, t.Principals.Admin)), "the admin (the resource's owner) on "+p, 200)
+			ownerControl(c, cl.Get(p, c.UserHeaders(cl, t.Principals.Admin)), p, "the admin (the resource's owner) on "+p, 200)
 			framework.Control(cl.Get(c.Paths().Protected, c.UserHeaders(cl, t.Principals.Member)), "the member's credential on the shared resource "+c.Paths().Protected, 200)
 			Expect(cl.Get(p, c.UserHeaders(cl, t.Principals.Member))).To(c.Be403())
 		})
 	}
-	c.It("KEY-003", "answers the outsider's credential on the admin's resource with 403 and the profile's body, not 401 or 404, where the admin gets 200 on it and the outsider 200 on its own organisation's resource, because the credential is valid and only the permission is missing", func() {
+	outsiderRefusal := "403 and the profile's body, not 401 or 404"
+	if name == spec.Iotistica {
+		outsiderRefusal = "403 or 404 (seed 003 gives no status; the reference's 403 and body are SHOULD), not 401"
+	}
+	c.It("KEY-003", "answers the outsider's credential on the admin's resource with "+outsiderRefusal+", where the admin gets 200 on it and the outsider 200 on its own organisation's resource, because the credential is valid and only the permission is missing", func() {
 		own, foreign := c.Paths().Own, c.Paths().Foreign
-		framework.Control(cl.Get(own, c.UserHeaders(cl, t.Principals.Admin)), "the admin (the resource's owner) on "+own, 200)
-		framework.Control(cl.Get(foreign, c.UserHeaders(cl, t.Principals.Outsider)), "the outsider's credential on its own organisation's resource "+foreign, 200)
-		Expect(cl.Get(own, c.UserHeaders(cl, t.Principals.Outsider))).To(c.Be403())
+		ownerControl(c, cl.Get(own, c.UserHeaders(cl, t.Principals.Admin)), own, "the admin (the resource's owner) on "+own, 200)
+		ownerControl(c, cl.Get(foreign, c.UserHeaders(cl, t.Principals.Outsider)), foreign, "the outsider's credential on its own organisation's resource "+foreign, 200)
+		r := cl.Get(own, c.UserHeaders(cl, t.Principals.Outsider))
+		if c.Name() == spec.Iotistica && r.Status == http.StatusNotFound {
+			// Seed 003 gives no status for another tenant's agent: a 404
+			// that hides it is conformant (as in TEN-001); the
+			// reference's 403 is SHOULD.
+			framework.ShouldNote("the outsider's credential on the admin's agent %s got 404; the reference answers 403 (ref-defined, SHOULD)", own)
+			return
+		}
+		Expect(r).To(c.Be403())
 	})
 
 	// KEY-004 ------------------------------------------------------------
@@ -208,7 +224,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				tok := c.Login(cl, who.p)
 				byJWT := framework.Cred(spec.TransportBearer, tok.Access)
 				byKey := cl.UserCred(who.p.APIKey)
-				framework.Control(cl.Get(who.home, byJWT), fmt.Sprintf("the %s's JWT on its own resource %s", who.name, who.home), 200)
+				ownerControl(c, cl.Get(who.home, byJWT), who.home, fmt.Sprintf("the %s's JWT on its own resource %s", who.name, who.home), 200)
 				paths := []string{}
 				seen := map[string]bool{}
 				add := func(p string) {
@@ -266,14 +282,21 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				own := framework.DeviceStatePath(t.Devices[0].UUID)
 				framework.Control(cl.Get(own, devKey), "devices[0]'s key on its own state "+own, 200)
 				req := framework.Req{Method: ep.method, Path: ep.path}
-				if ep.method == http.MethodPost {
+				switch ep.path {
+				case "/auth/api-keys":
+					// seed 003's body of key generation
 					req.JSON = map[string]any{"name": "authconform-device-probe", "agentUuid": t.Devices[0].UUID}
+				case "/provision/keys":
+					// seed 003 shows no request body: send an empty object
+					// (as the provisioning checks do), nothing an
+					// implementation may refuse as unknown
+					req.JSON = map[string]any{}
 				}
 				// The rightful owner of the endpoint: the admin.
 				adm := req
 				adm.Header = adminHeaders(c, cl)
 				ra := cl.Do(adm)
-				framework.Control(ra, fmt.Sprintf("the admin's JWT on %s %s", ep.method, ep.path), 200, 201)
+				ownerControl(c, ra, ep.path, fmt.Sprintf("the admin's JWT on %s %s", ep.method, ep.path), 200, 201)
 				if ep.path == "/auth/api-keys" {
 					// Revoke the device key the control created.
 					if _, id, _ := framework.NewKeyIn(ra.Body, c.Profile.DeviceKeyPrefix, c.Profile.Keys.SecretJSON); id != "" {

@@ -14,6 +14,7 @@ package jwt
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -280,8 +281,28 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	// ---------------------------------------------------------------- JWT-004
 	if c.Name() == spec.Iotistica {
 		c.It("JWT-004", "answers 401 on an RS256 deployment to an HS256 token signed with the deployment's public key as HMAC secret, while the genuine RS256 token gets 200, because the verifier must not let the token choose the algorithm (RFC 8725 §2.1)", func(ctx SpecContext) {
-			kp := rsaKeys()[0]
-			t, dcl := deploy(ctx, c, map[string]string{"JWT_PUBLIC_KEY": kp.PubPEM, "JWT_PRIVATE_KEY": kp.PrivPEM})
+			// The deployment's public key: a fresh pair the suite deploys
+			// with, or (an external RS256 target) control.jwtPublicKey
+			// from the target file, which the key confusion needs alone.
+			var (
+				t      *spec.Target
+				dcl    *framework.Client
+				pubPEM string
+				pubDER []byte
+			)
+			if c.Env.CanDeploy() {
+				kp := rsaKeys()[0]
+				t, dcl = deploy(ctx, c, map[string]string{"JWT_PUBLIC_KEY": kp.PubPEM, "JWT_PRIVATE_KEY": kp.PrivPEM})
+				pubPEM, pubDER = kp.PubPEM, kp.PubDER
+			} else if pk := c.Target().Control.JWTPublicKey; pk != "" {
+				t, dcl = c.Target(), cl
+				pubPEM = pk
+				blk, _ := pem.Decode([]byte(pk))
+				framework.ControlOK(blk != nil, "control.jwtPublicKey of the target file is no PEM block")
+				pubDER = blk.Bytes
+			} else {
+				framework.SkipNotRun("needs an RS256 deployment: control of the deployment (the embedded or containers environment), or control.jwtPublicKey of an RS256 target in the target file")
+			}
 			tok := login(c, dcl, t.Principals.Admin).Access
 			framework.ControlThat("the alg of a token issued by a deployment given JWT_PUBLIC_KEY/JWT_PRIVATE_KEY (seed 003: RS256)", header(tok)["alg"], Equal("RS256"))
 			framework.Control(bearerGet(dcl, protected(), tok), "the admin's genuine RS256 token on the protected resource", http.StatusOK)
@@ -290,13 +311,13 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 				name   string
 				secret []byte
 			}{
-				{"the PEM exactly as deployed", []byte(kp.PubPEM)},
-				{"the PEM without its final newline", []byte(strings.TrimRight(kp.PubPEM, "\n"))},
-				{"the DER bytes of the key", kp.PubDER},
+				{"the PEM exactly as deployed", []byte(pubPEM)},
+				{"the PEM without its final newline", []byte(strings.TrimRight(pubPEM, "\n"))},
+				{"the DER bytes of the key", pubDER},
 			} {
 				expect401(bearerGet(dcl, protected(), hs256(nil, m, v.secret)), "HS256 token signed with "+v.name)
 			}
-			forged, err := forge.KeyConfusion(m, kp.PubPEM)
+			forged, err := forge.KeyConfusion(m, pubPEM)
 			Expect(err).NotTo(HaveOccurred())
 			expect401(bearerGet(dcl, protected(), forged), "forge.KeyConfusion")
 		}, SpecTimeout(60*time.Second))

@@ -321,6 +321,14 @@ func (k *keyed) exhausted(ctx context.Context, minLeft time.Duration) obs {
 	GinkgoHelper()
 	for attempt := 0; attempt < 3; attempt++ {
 		o := k.send(ctx)
+		if o.limited() && !o.windowed() {
+			// Without a Reset that is a Unix time the window's end is
+			// unknown either way; a key refused right now is exhausted,
+			// which is all a caller needs (RATE-004 re-checks A after B).
+			// Opening a fresh window first would make RATE-003 and
+			// RATE-004 depend on RATE-006's recovery.
+			return o
+		}
 		start := time.Now()
 		if !o.windowed() || time.Until(k.windowEnd(o, start)) < minLeft+k.window/4 {
 			o = k.freshWindow(ctx)

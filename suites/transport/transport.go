@@ -205,7 +205,8 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	c.It("AUTH-005", "should answer an unknown, a revoked and a malformed credential identically (status, body, header names and values except Date and rate-limit counters), because any difference tells an attacker which keys exist (CWE-204)", func() {
 		tr := subj.Transports[0]
 		ownerWorks(tr)
-		unknown := cl.Get(subj.Path, framework.Cred(tr, unknownKey(subj)))
+		uk := unknownKey(subj)
+		unknown := cl.Get(subj.Path, framework.Cred(tr, uk))
 		revoked := cl.Get(subj.Path, framework.Cred(tr, c.Target().RevokedKey))
 		malformed := cl.Get(subj.Path, framework.Cred(tr, "!!not-a-key!!"))
 		if revoked.Status != 401 {
@@ -214,9 +215,9 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			framework.SkipNotRun("the target's revoked key gets %d instead of 401, which KEY-002 reports; no refusal to compare", revoked.Status)
 		}
 		Expect(unknown).To(framework.HaveStatus(401))
-		// A second unknown key: what differs between two unknown keys
+		// The same unknown key again: what differs between the two answers
 		// (a request ID, a timestamp) is per-request data, not an oracle.
-		unknown2 := cl.Get(subj.Path, framework.Cred(tr, unknownKey(subj)))
+		unknown2 := cl.Get(subj.Path, framework.Cred(tr, uk))
 		Expect(framework.AnswerDiff(unknown, unknown2, revoked)).To(BeEmpty(), "unknown vs revoked key differ\n%s\n%s", unknown.Exchange, revoked.Exchange)
 		Expect(framework.AnswerDiff(unknown, unknown2, malformed)).To(BeEmpty(), "unknown vs malformed key differ\n%s\n%s", unknown.Exchange, malformed.Exchange)
 	})
