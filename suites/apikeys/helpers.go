@@ -117,10 +117,20 @@ func createKey(c *framework.Ctx, cl *framework.Client) newKey {
 	if !m.Declared {
 		prefer = c.Profile.Keys.SecretJSON
 	}
-	r := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, func(b []byte) []string {
+	reveal := func(b []byte) []string {
 		s, _, _ := framework.NewKeyIn(b, prefix, prefer)
 		return []string{s}
-	})
+	}
+	r := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, reveal)
+	if (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) && c.Name() != spec.Iotistica && c.Profile.Login != nil {
+		// Seed 000 creates keys in the web app, i.e. in a login (JWT)
+		// session, and an implementation may refuse to let an API key
+		// mint keys: ask again as the admin's JWT before judging.
+		hj := framework.Cred(spec.TransportBearer, adminJWT(c, cl))
+		if rj := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: hj, JSON: body}, reveal); rj.Status >= 200 && rj.Status < 300 {
+			r, h = rj, hj
+		}
+	}
 	if notFound(r.Status) && createRefDefined(c, m) {
 		framework.SkipNotApplicable("the target answers %s with %d: it has no key creation there (%s)", m.Create, r.Status, where(m, "create"))
 	}
