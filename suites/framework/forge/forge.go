@@ -141,19 +141,33 @@ func Resign(tok string, secret, privPEM string, edit func(claims map[string]any)
 		return "", err
 	}
 	edit(p)
+	// The genuine header is kept as it is (typ too: a target may demand
+	// its own explicit type such as "at+jwt", RFC 8725 §3.11); only alg
+	// is the signer's.
 	extra := map[string]any{}
 	for k, v := range h {
-		if k != "alg" && k != "typ" {
+		if k != "alg" {
 			extra[k] = v
 		}
 	}
+	_, hasTyp := h["typ"]
 	if secret != "" {
-		return SignHS256WithHeader(p, []byte(secret), extra)
+		t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(p))
+		for k, v := range extra {
+			t.Header[k] = v
+		}
+		if !hasTyp {
+			delete(t.Header, "typ")
+		}
+		return t.SignedString([]byte(secret))
 	}
 	if privPEM != "" {
 		t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(p))
 		for k, v := range extra {
 			t.Header[k] = v
+		}
+		if !hasTyp {
+			delete(t.Header, "typ")
 		}
 		key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(privPEM))
 		if err != nil {
