@@ -45,19 +45,8 @@ type newKey struct {
 }
 
 // keyPrefix is the prefix of keys the profile's creation endpoint issues.
-func keyPrefix(c *framework.Ctx) string {
-	if c.Profile.UserKeyPrefix != "" {
-		return c.Profile.UserKeyPrefix
-	}
-	return c.Profile.DeviceKeyPrefix
-}
+func keyPrefix(c *framework.Ctx) string { return c.KeyPrefix() }
 
-// createRefDefined reports whether the creation endpoint in use is the
-// reference's choice (a 404/405 there means the target lacks it). Only
-// iotistica's POST /auth/api-keys is documented by a seed (003).
-func createRefDefined(c *framework.Ctx, m framework.KeyMgmt) bool {
-	return !m.Declared && c.Profile.Keys.RefDefined
-}
 
 // notFound reports whether a status says the endpoint does not exist.
 func notFound(status int) bool { return status == 404 || status == 405 }
@@ -92,55 +81,17 @@ func where(m framework.KeyMgmt, field string) string {
 	return "the reference's (ref-defined) endpoint; declare keyAPI in the target file if the implementation manages keys elsewhere"
 }
 
-// createKey creates a key as the admin through the key-creation endpoint
-// (the target file's keyAPI.create, else the reference's path). A 404/405
-// at a ref-defined path ends the spec as not-applicable; any other non-2xx
-// is a failed control (error). The secret, found as the string value with
-// the profile's prefix, is masked in every transcript; it is "" when the
+// createKey creates a key as the admin (framework.CreateKey: a control)
+// and says how to prove it works: the protected resource (user keys) or
+// the agent's state (iotistica device keys). The secret is "" when the
 // response shows none (the caller decides what that means).
 func createKey(c *framework.Ctx, cl *framework.Client) newKey {
-	m := c.KeyMgmt()
-	if m.Create.IsZero() {
-		framework.SkipNotApplicable("the %s profile has no key-creation endpoint and the target file declares no keyAPI", c.Name())
-	}
-	body := map[string]any{"name": "authconform-" + base62(8)}
-	var path string
+	k := c.CreateKey(cl)
+	nk := newKey{Resp: k.Resp, Secret: k.Secret, Field: k.Field, ID: k.ID, Path: c.Paths().Protected, admin: k.Admin, mgmt: k.Mgmt}
+	nk.Header = cl.UserCred(k.Secret)
 	if c.Name() == spec.Iotistica {
-		uuid := c.Target().Devices[1].UUID
-		body["agentUuid"] = uuid // seed 003: {name, agentUuid}
-		path = framework.DeviceStatePath(uuid)
-	} else {
-		path = c.Paths().Protected
-	}
-	h := adminHeaders(c, cl)
-	prefix, prefer := keyPrefix(c), ""
-	if !m.Declared {
-		prefer = c.Profile.Keys.SecretJSON
-	}
-	reveal := func(b []byte) []string {
-		s, _, _ := framework.NewKeyIn(b, prefix, prefer)
-		return []string{s}
-	}
-	r := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, reveal)
-	if (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) && c.Name() != spec.Iotistica && c.Profile.Login != nil {
-		// Seed 000 creates keys in the web app, i.e. in a login (JWT)
-		// session, and an implementation may refuse to let an API key
-		// mint keys: ask again as the admin's JWT before judging.
-		hj := framework.Cred(spec.TransportBearer, adminJWT(c, cl))
-		if rj := cl.DoRevealing(framework.Req{Method: m.Create.Method, Path: m.Create.Path, Header: hj, JSON: body}, reveal); rj.Status >= 200 && rj.Status < 300 {
-			r, h = rj, hj
-		}
-	}
-	if notFound(r.Status) && createRefDefined(c, m) {
-		framework.SkipNotApplicable("the target answers %s with %d: it has no key creation there (%s)", m.Create, r.Status, where(m, "create"))
-	}
-	framework.Control(r, fmt.Sprintf("the admin creates a key with %s (%s)", m.Create, where(m, "create")), 200, 201, 202, 203, 204)
-	secret, id, field := framework.NewKeyIn(r.Body, prefix, prefer)
-	nk := newKey{Resp: r, Secret: secret, Field: field, ID: id, Path: path, admin: h, mgmt: m}
-	if c.Name() == spec.Iotistica {
-		nk.Header = framework.Cred(spec.TransportDeviceKey, secret)
-	} else {
-		nk.Header = cl.UserCred(secret)
+		nk.Path = framework.DeviceStatePath(c.Target().Devices[1].UUID)
+		nk.Header = framework.Cred(spec.TransportDeviceKey, k.Secret)
 	}
 	return nk
 }

@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -142,4 +143,81 @@ func (cl *Client) DoRevealing(r Req, reveal func(body []byte) []string) *Resp {
 	}
 	AddReportEntry(entryExchange, resp.Exchange, ReportEntryVisibilityNever)
 	return resp
+}
+
+// CreatedKey is a key the admin created for a check.
+type CreatedKey struct {
+	Resp *Resp
+	// Secret is the new key ("" when the response shows no string value
+	// with the profile's prefix); Field is where it was found.
+	Secret, ID, Field string
+	// Admin is the credential that created it (and may revoke it).
+	Admin http.Header
+	Mgmt  KeyMgmt
+}
+
+// KeyPrefix is the prefix of the keys the profile's creation endpoint
+// issues: user keys, else (iotistica) device keys.
+func (c *Ctx) KeyPrefix() string {
+	if c.Profile.UserKeyPrefix != "" {
+		return c.Profile.UserKeyPrefix
+	}
+	return c.Profile.DeviceKeyPrefix
+}
+
+// CreateKey creates a key as the admin through the key-creation endpoint
+// (the target file's keyAPI.create, else the reference's path; iotistica:
+// for the target's second device). It is a positive control: a 404/405 at
+// a ref-defined path ends the spec as not-applicable, any other non-2xx as
+// error. The admin's default credential (API key, else JWT) is tried
+// first; where an API key gets 401/403 and the profile has a login, the
+// admin's JWT is tried: seed 000 creates keys in the web app (a login
+// session), and an implementation may refuse to let a key mint keys. The
+// secret is masked from the moment it is received.
+func (c *Ctx) CreateKey(cl *Client) CreatedKey {
+	m := c.KeyMgmt()
+	if m.Create.IsZero() {
+		SkipNotApplicable("the %s profile has no key-creation endpoint and the target file declares no keyAPI.create", c.Name())
+	}
+	body := map[string]any{"name": "authconform-" + RandomBase62(8)}
+	if c.Profile.DeviceKeyHeader != "" && c.Profile.UserKeyPrefix == "" {
+		body["agentUuid"] = c.Target().Devices[1].UUID // seed 003: {name, agentUuid}
+	}
+	prefix, prefer := c.KeyPrefix(), ""
+	if !m.Declared && c.Profile.Keys != nil {
+		prefer = c.Profile.Keys.SecretJSON
+	}
+	reveal := func(b []byte) []string {
+		if s, _, _ := NewKeyIn(b, prefix, prefer); s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+	admin := c.Target().Principals.Admin
+	var h http.Header
+	if c.Profile.UserKeyPrefix != "" {
+		h = cl.UserCred(admin.APIKey)
+	} else {
+		h = Cred(spec.TransportBearer, c.CachedLogin(cl, admin))
+	}
+	create := func(h http.Header) *Resp {
+		return cl.DoRevealing(Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, reveal)
+	}
+	r := create(h)
+	if (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) && c.Profile.UserKeyPrefix != "" && c.Profile.Login != nil {
+		hj := Cred(spec.TransportBearer, c.CachedLogin(cl, admin))
+		if rj := create(hj); rj.Status >= 200 && rj.Status < 300 {
+			r, h = rj, hj
+		}
+	}
+	where := "keyAPI.create of the target file"
+	if !m.Declared {
+		where = "the reference's (ref-defined) endpoint; declare keyAPI in the target file if the implementation manages keys elsewhere"
+		if (r.Status == 404 || r.Status == 405) && c.Profile.Keys != nil && c.Profile.Keys.RefDefined {
+			SkipNotApplicable("the target answers %s with %d: it has no key creation there (%s)", m.Create, r.Status, where)
+		}
+	}
+	Control(r, fmt.Sprintf("the admin creates a key with %s (%s)", m.Create, where), 200, 201, 202, 203, 204)
+	secret, id, field := NewKeyIn(r.Body, prefix, prefer)
+	return CreatedKey{Resp: r, Secret: secret, ID: id, Field: field, Admin: h, Mgmt: m}
 }

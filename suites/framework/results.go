@@ -432,8 +432,16 @@ func PrintSummary(w io.Writer, sums []ProfileSummary) {
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d applicable MUST checks did not run:\n", s.Profile, len(s.Incomplete))
+		var unselected []string
 		for _, why := range s.Incomplete {
+			if id, ok := strings.CutSuffix(why, ": "+NotSelected); ok {
+				unselected = append(unselected, id)
+				continue
+			}
 			fmt.Fprintf(w, "  %s\n", why)
+		}
+		if len(unselected) > 0 {
+			fmt.Fprintf(w, "  not selected by the label filter: %s\n", strings.Join(unselected, " "))
 		}
 	}
 	fmt.Fprintf(w, "verdict: %s\n", RunVerdict(sums))

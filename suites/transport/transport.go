@@ -428,51 +428,11 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 // the creation response. A 404/405 at a ref-defined path is
 // not-applicable; any other failure to create is a failed control.
 func createKey(c *framework.Ctx, cl *framework.Client) *framework.Resp {
-	km := c.KeyMgmt()
-	if km.Create.IsZero() {
-		framework.SkipNotApplicable("the profile has no key-creation endpoint and the target file declares no keyAPI.create")
-	}
-	refDefined := !km.Declared && c.Profile.Keys != nil && c.Profile.Keys.RefDefined
-	body := map[string]any{"name": "authconform-" + base62(8)}
-	var h http.Header
-	prefix := c.Profile.UserKeyPrefix
-	if c.Name() == spec.Iotistica {
-		body["agentUuid"] = c.Target().Devices[1].UUID
-		h = framework.Cred(spec.TransportBearer, adminJWT(c, cl))
-		prefix = c.Profile.DeviceKeyPrefix
-	} else {
-		h = adminCred(c, cl, c.Profile.Transports[0])
-	}
-	prefer := ""
-	if c.Profile.Keys != nil {
-		prefer = c.Profile.Keys.SecretJSON
-	}
-	var id string
-	reveal := func(b []byte) []string {
-		secret, kid, _ := framework.NewKeyIn(b, prefix, prefer)
-		id = kid
-		if secret == "" {
-			return nil
-		}
-		return []string{secret}
-	}
-	r := cl.DoRevealing(framework.Req{Method: km.Create.Method, Path: km.Create.Path, Header: h, JSON: body}, reveal)
-	if (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) && c.Name() != spec.Iotistica && c.Profile.Login != nil {
-		// Keys are created in a login session (seed 000: the web app); an
-		// implementation may refuse to let an API key mint keys.
-		hj := framework.Cred(spec.TransportBearer, adminJWT(c, cl))
-		if rj := cl.DoRevealing(framework.Req{Method: km.Create.Method, Path: km.Create.Path, Header: hj, JSON: body}, reveal); rj.Status >= 200 && rj.Status < 300 {
-			r, h = rj, hj
-		}
-	}
-	if (r.Status == 404 || r.Status == 405) && refDefined {
-		framework.SkipNotApplicable("the target has no key creation at the reference's (ref-defined) %s: %d", km.Create, r.Status)
-	}
-	framework.Control(r, "key creation by the admin at "+km.Create.String(), 200, 201)
-	if p := km.RevokePath(id); p != "" {
+	k := c.CreateKey(cl)
+	if p := k.Mgmt.RevokePath(k.ID); p != "" {
 		DeferCleanup(func() {
-			_, _ = cl.Try(context.Background(), framework.Req{Method: km.Revoke.Method, Path: p, Header: h})
+			_, _ = cl.Try(context.Background(), framework.Req{Method: k.Mgmt.Revoke.Method, Path: p, Header: k.Admin})
 		})
 	}
-	return r
+	return k.Resp
 }
