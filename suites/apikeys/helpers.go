@@ -47,7 +47,6 @@ type newKey struct {
 // keyPrefix is the prefix of keys the profile's creation endpoint issues.
 func keyPrefix(c *framework.Ctx) string { return c.KeyPrefix() }
 
-
 // notFound reports whether a status says the endpoint does not exist.
 func notFound(status int) bool { return status == 404 || status == 405 }
 

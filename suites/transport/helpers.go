@@ -296,4 +296,3 @@ func printable(s string, n int) string {
 	}
 	return b.String()
 }
-
