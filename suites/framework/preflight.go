@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,10 +64,14 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 		add("baseURL", "%s does not answer: %v; is the server running at this address?", t.BaseURL, shortErr(err))
 		return out
 	}
-	switch {
-	case r.Status == 404 || r.Status == 405 || r.Status < 400 || r.Status > 499 || !IsJSONType(r.Header.Get("Content-Type")):
+	// Only what says "this is not the API" stops the run: a 404/405, a
+	// non-4xx, an HTML page. A 401 whose body or Content-Type is wrong is
+	// the implementation's defect, for AUTH-001 to judge.
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	if r.Status == 404 || r.Status == 405 || r.Status < 400 || r.Status > 499 || mt == "text/html" || (!IsJSONType(ct) && r.Status != 401 && r.Status != 403) {
 		add("baseURL", "GET %s%s without a credential answered %d %q; want a 4xx JSON error (401): baseURL or base path wrong?",
-			c.Profile.BasePath, paths.Protected, r.Status, r.Header.Get("Content-Type"))
+			c.Profile.BasePath, paths.Protected, r.Status, ct)
 		return out
 	}
 
@@ -111,6 +116,10 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 					// A ref-defined login the target does not have: the
 					// specs that need it are not-applicable, not a
 					// preflight problem.
+					return
+				}
+				if r.Status == 429 {
+					add("principals."+name+".password", "POST %s%s as %s answered 429: the login is rate limited; wait or raise the fixture's budget", c.Profile.BasePath, c.Profile.Login.Path, p.Email)
 					return
 				}
 				if r.Status != 200 || (tok.Access == "" && !c.Profile.Login.RefDefined) {
