@@ -378,3 +378,28 @@ func TestRunIncomplete(t *testing.T) {
 		t.Errorf("--require-all on an incomplete run exited %d, want 1\n%s\n%s", code, out, errOut)
 	}
 }
+
+// A 401 with the wrong Content-Type is the implementation's defect, not a
+// wrong base URL: the preflight lets it through and AUTH-001 fails.
+func TestPreflightLeavesDefectsToChecks(t *testing.T) {
+	ref := startRef(t, spec.Roboticks)
+	u, _ := url.Parse(ref.URL)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if r.StatusCode == 401 && r.Request.Header.Get("Authorization") == "" && r.Request.Header.Get("X-API-Key") == "" {
+			r.Header.Set("Content-Type", "text/plain")
+		}
+		return nil
+	}
+	front := serve(t, "127.0.0.1:0", proxy)
+	js := filepath.Join(t.TempDir(), "r.json")
+	code, out, errOut := cli(t, "run", "--target", targetFile(t, ref, front), "--label-filter", "AUTH-001", "--json", js)
+	if code != framework.ExitNonConformant {
+		t.Fatalf("exited %d, want 1 (AUTH-001 failed)\n%s\n%s", code, out, errOut)
+	}
+	for _, c := range readRunReport(t, js).Checks {
+		if c.ID == "AUTH-001" && c.Status != framework.Failed {
+			t.Errorf("AUTH-001 is %s, want failed: %s", c.Status, c.Reason)
+		}
+	}
+}
