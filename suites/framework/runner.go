@@ -43,6 +43,12 @@ func Run(t GinkgoTestingT, ctxs []*Ctx, o RunOptions) (types.Report, Aggregator)
 	Build(ctxs)
 	filter := o.LabelFilter
 	if filter == "" {
+		// Under go test, Ginkgo's own -ginkgo.label-filter is honoured.
+		if sc, _ := GinkgoConfiguration(); sc.LabelFilter != "" {
+			filter = sc.LabelFilter
+		}
+	}
+	if filter == "" {
 		filter = DefaultLabelFilter
 	}
 	agg := Aggregator{Secrets: o.Secrets}
