@@ -99,7 +99,7 @@ images: $(PLUGIN)
 # the host's mosquitto over loopback (exec, not containers: less noise).
 # Last line: ratio X.XX (plugin / password_file).
 bench-mqtt: build $(PLUGIN)
-	$(GO) run ./mqttauth/internal/benchmqtt -authconform $(BIN) -plugin $(PLUGIN)
+	$(GO) run ./internal/benchmqtt -authconform $(BIN) -plugin $(PLUGIN)
 
 # --- load generator (loadgen/fast.go; see docs/load.md) ----------------------
 # The attacker's own CPU per request: authconform load's fast engine (open

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/authconform/authconform/env/gate"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -9,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
+	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 
@@ -23,7 +24,7 @@ func TestRunContainers(t *testing.T) {
 		t.Skip("containers run skipped in -short mode")
 	}
 	ctx := context.Background()
-	containers.SkipUnless(t, mqttenv.ContainersAvailable(ctx, containers.DefaultReferenceImage, containers.DefaultMosquittoImage))
+	gate.SkipUnless(t, mqttenv.ContainersAvailable(ctx, containers.DefaultReferenceImage, containers.DefaultMosquittoImage))
 
 	js := filepath.Join(t.TempDir(), "clean.json")
 	code, out, errOut := cli(t, "run", "--profile", "iotistica", "--env", "containers", "--json", js)

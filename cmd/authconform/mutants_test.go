@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 

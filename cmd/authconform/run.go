@@ -14,10 +14,10 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/authconform/authconform/env"
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
 	_ "github.com/authconform/authconform/suites/all" // every area's specs
-	"github.com/authconform/authconform/suites/envs"
 	"github.com/authconform/authconform/suites/framework"
 	"github.com/authconform/authconform/suites/report"
 )
@@ -101,19 +101,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "run", "--profile %q is not a profile; use one of %s or all", f.profile, strings.Join(spec.Names(), ", "))
 	}
 	switch f.env {
-	case envs.EnvAuto:
-	case envs.EnvEmbedded, envs.EnvExec, envs.EnvContainers:
+	case env.EnvAuto:
+	case env.EnvEmbedded, env.EnvExec, env.EnvContainers:
 		if f.target != "" {
 			return usageErr(stderr, "run", "--env %s starts the implementation itself; drop --target or use --env external", f.env)
 		}
-	case envs.EnvExternal:
+	case env.EnvExternal:
 		if f.target == "" {
 			return usageErr(stderr, "run", "--env external needs --target FILE describing your running implementation")
 		}
 	default:
 		return usageErr(stderr, "run", "--env %q is not an environment; use auto, embedded, exec, containers or external", f.env)
 	}
-	if (f.image != "" || f.brokerImage != "") && f.env != envs.EnvContainers {
+	if (f.image != "" || f.brokerImage != "") && f.env != env.EnvContainers {
 		return usageErr(stderr, "run", "--image and --broker-image need --env containers")
 	}
 	if len(f.faults) > 0 && f.target != "" {
@@ -156,7 +156,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctxs, closeAll, err := envs.Contexts(ctx, envs.Options{Profiles: profiles, TargetPath: f.target, Faults: f.faults, Variants: f.variants, Env: f.env,
+	ctxs, closeAll, err := env.Contexts(ctx, env.Options{Profiles: profiles, TargetPath: f.target, Faults: f.faults, Variants: f.variants, Env: f.env,
 		Image: f.image, BrokerImage: f.brokerImage, Note: func(format string, a ...any) { fmt.Fprintf(stderr, "authconform run: "+format+"\n", a...) }})
 	if err != nil {
 		if f.target != "" {
@@ -201,7 +201,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		rep.Profiles = append(rep.Profiles, string(c.Name()))
 		rep.Targets[string(c.Name())] = c.Target().BaseURL
 	}
-	secrets := envs.Secrets(ctxs)
+	secrets := env.Secrets(ctxs)
 	out := stdout
 	fmt.Fprintf(out, "authconform %s: checking %s (%s environment)\n", version, strings.Join(rep.Profiles, ", "), rep.Env)
 	restore := func() {}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 

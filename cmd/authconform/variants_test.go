@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/reference"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 

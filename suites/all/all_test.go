@@ -8,9 +8,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/authconform/authconform/env"
 	"github.com/authconform/authconform/spec"
 	_ "github.com/authconform/authconform/suites/all"
-	"github.com/authconform/authconform/suites/envs"
 	"github.com/authconform/authconform/suites/framework"
 )
 
@@ -19,7 +19,7 @@ import (
 // at least one spec for that profile, and every spec carries exactly one
 // listed check ID (an unlisted ID panics while the tree is built).
 func TestCatalogueInStep(t *testing.T) {
-	ctxs, closeAll, err := envs.Contexts(context.Background(), envs.Options{Profiles: spec.AllProfiles, Env: envs.EnvEmbedded})
+	ctxs, closeAll, err := env.Contexts(context.Background(), env.Options{Profiles: spec.AllProfiles, Env: env.EnvEmbedded})
 	if err != nil {
 		t.Fatal(err)
 	}

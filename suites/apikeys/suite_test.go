@@ -3,8 +3,8 @@ package apikeys_test
 import (
 	"testing"
 
+	"github.com/authconform/authconform/env/gotest"
 	_ "github.com/authconform/authconform/suites/apikeys"
-	"github.com/authconform/authconform/suites/envs"
 )
 
-func TestAPIKeys(t *testing.T) { envs.RunGoTest(t) }
+func TestAPIKeys(t *testing.T) { gotest.RunGoTest(t) }

@@ -9,7 +9,8 @@ import (
 
 // Env is where a target comes from: the embedded reference, containers, or
 // an external implementation described by a target file. Implementations
-// live in suites/envs and suites/containers; the framework only needs this.
+// live in env/ (embedded, external, exec, containers); the framework only
+// needs this.
 type Env interface {
 	// Name is embedded, containers, exec or external.
 	Name() string
@@ -46,4 +47,27 @@ func (s *StaticEnv) Target() *spec.Target { return s.T }
 func (s *StaticEnv) CanDeploy() bool      { return false }
 func (s *StaticEnv) Deploy(context.Context, map[string]string) (*spec.Target, func(), error) {
 	return nil, nil, ErrNoDeployment
+}
+
+// BackendMode is what an MQTT environment's auth backend does, as seen by
+// the broker.
+type BackendMode string
+
+// Backend modes.
+const (
+	BackendUp    BackendMode = "up"    // answers normally
+	BackendDown  BackendMode = "down"  // refuses connections
+	BackendSlow  BackendMode = "slow"  // answers only after the plugin's timeout
+	BackendError BackendMode = "error" // answers 503
+)
+
+// ErrBackendUnsupported is returned by SetBackend for a mode the
+// environment cannot produce.
+var ErrBackendUnsupported = errors.New("framework: backend mode not supported here")
+
+// BackendControl is implemented by environments that can take the MQTT
+// broker's auth backend down (env/mqttenv); MQTT checks that need it find
+// it on Ctx.Env.
+type BackendControl interface {
+	SetBackend(ctx context.Context, m BackendMode) error
 }

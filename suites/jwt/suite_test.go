@@ -3,8 +3,8 @@ package jwt_test
 import (
 	"testing"
 
-	"github.com/authconform/authconform/suites/envs"
+	"github.com/authconform/authconform/env/gotest"
 	_ "github.com/authconform/authconform/suites/jwt"
 )
 
-func TestJWT(t *testing.T) { envs.RunGoTest(t) }
+func TestJWT(t *testing.T) { gotest.RunGoTest(t) }

@@ -1,9 +1,9 @@
 // Package mqtt holds the MQTT conformance specs (MQTT-001…007, iotistica):
 // a real Mosquitto that asks the API whether a device may connect
 // (mosquitto-go-auth HTTP protocol). They run where the target has an mqtt
-// section: the exec and containers environments (suites/containers/mqttenv)
+// section: the exec and containers environments (env/mqttenv)
 // or a target file with mqtt.address. MQTT-004 also needs an environment
-// that can take the auth backend down (mqttenv.BackendControl).
+// that can take the auth backend down (framework.BackendControl).
 //
 // CONNECTs (MQTT 3.1.1 and 5.0) are written and their CONNACKs read by the
 // suite itself (RawConnect: every wait bounded, the close after a refusal
@@ -29,7 +29,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 	"github.com/authconform/authconform/suites/provisioning/provkit"
 )
@@ -163,17 +162,17 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 
 	c.It("MQTT-004", "never accepts a CONNECT while the auth backend is down, slow or answering 5xx, and accepts the same device again once it is back, because the broker must fail closed", func(ctx SpecContext) {
 		d := need(1)[0]
-		bc, ok := c.Env.(mqttenv.BackendControl)
+		bc, ok := c.Env.(framework.BackendControl)
 		if !ok {
 			framework.SkipNotRun("the %s environment cannot take the auth backend down; use --env exec or --env containers", c.Env.Name())
 		}
-		DeferCleanup(func() { _ = bc.SetBackend(context.Background(), mqttenv.Up) })
+		DeferCleanup(func() { _ = bc.SetBackend(context.Background(), framework.BackendUp) })
 		cr := creds(d)
 		control(addr, d, "with the backend up")
 		tried := 0
-		for _, m := range []mqttenv.Mode{mqttenv.Down, mqttenv.Slow, mqttenv.Error} {
+		for _, m := range []framework.BackendMode{framework.BackendDown, framework.BackendSlow, framework.BackendError} {
 			err := bc.SetBackend(ctx, m)
-			if errors.Is(err, mqttenv.ErrUnsupported) {
+			if errors.Is(err, framework.ErrBackendUnsupported) {
 				framework.Info("backend mode %q not available in the %s environment", m, c.Env.Name())
 				continue
 			}
@@ -184,7 +183,7 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 				framework.Inconclusive("backend %s: the broker itself at %s cannot be reached: %s", m, addr, out)
 			}
 			Expect(out.Accepted).To(BeFalse(), "backend %s: the broker ACCEPTED a device it could not check; it must refuse or close (fail closed); got %s", m, out)
-			framework.ControlOK(bc.SetBackend(ctx, mqttenv.Up) == nil, "switching the auth backend back up")
+			framework.ControlOK(bc.SetBackend(ctx, framework.BackendUp) == nil, "switching the auth backend back up")
 			var back Outcome
 			deadline := time.Now().Add(BackendRecovery)
 			for {

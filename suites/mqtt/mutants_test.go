@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authconform/authconform/env/gate"
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 )
 
 var failedID = regexp.MustCompile(`\[FAIL\].*?\b(MQTT-\d{3})\b`)
@@ -46,7 +46,7 @@ func TestMQTTMutants(t *testing.T) {
 	if os.Getenv("AUTHCONFORM_FAULTS") != "" {
 		t.Skip("running as a mutant child")
 	}
-	containers.SkipUnless(t, mqttenv.ExecAvailable())
+	gate.SkipUnless(t, mqttenv.ExecAvailable())
 	if failed, out := runSelf(t, ""); len(failed) > 0 || !strings.Contains(out, "PASS") {
 		t.Fatalf("clean run failed %v:\n%s", failed, tail(out))
 	}

@@ -3,8 +3,8 @@ package provisioning_test
 import (
 	"testing"
 
-	"github.com/authconform/authconform/suites/envs"
+	"github.com/authconform/authconform/env/gotest"
 	_ "github.com/authconform/authconform/suites/provisioning"
 )
 
-func TestProvisioning(t *testing.T) { envs.RunGoTest(t) }
+func TestProvisioning(t *testing.T) { gotest.RunGoTest(t) }

@@ -3,8 +3,8 @@ package ratelimit_test
 import (
 	"testing"
 
-	"github.com/authconform/authconform/suites/envs"
+	"github.com/authconform/authconform/env/gotest"
 	_ "github.com/authconform/authconform/suites/ratelimit"
 )
 
-func TestRateLimit(t *testing.T) { envs.RunGoTest(t) }
+func TestRateLimit(t *testing.T) { gotest.RunGoTest(t) }

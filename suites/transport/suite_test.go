@@ -3,8 +3,8 @@ package transport_test
 import (
 	"testing"
 
-	"github.com/authconform/authconform/suites/envs"
+	"github.com/authconform/authconform/env/gotest"
 	_ "github.com/authconform/authconform/suites/transport"
 )
 
-func TestTransport(t *testing.T) { envs.RunGoTest(t) }
+func TestTransport(t *testing.T) { gotest.RunGoTest(t) }

@@ -2,16 +2,16 @@ package execbroker_test
 
 import (
 	"context"
+	"github.com/authconform/authconform/env/gate"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authconform/authconform/env/execbroker"
+	"github.com/authconform/authconform/env/internal/probe"
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/execbroker"
-	"github.com/authconform/authconform/suites/containers/internal/probe"
 )
 
 func startReference(t *testing.T) *reference.Running {
@@ -38,7 +38,7 @@ func startBroker(t *testing.T, opts ...execbroker.Option) *execbroker.Broker {
 // password, refused (CONNACK 5) with a wrong one, refused without CONNACK
 // when the API is down; the broker log never holds the secrets.
 func TestPluginAgainstReference(t *testing.T) {
-	containers.SkipUnless(t, execbroker.Available())
+	gate.SkipUnless(t, execbroker.Available())
 	ref := startReference(t)
 	d := ref.Target.Devices[0]
 	b := startBroker(t, execbroker.WithAPIURL(ref.URL), execbroker.WithPluginOptions(map[string]string{"http_timeout": "500ms"}))
@@ -72,7 +72,7 @@ func TestPluginAgainstReference(t *testing.T) {
 // TestFailOpenMutant: with fail_open the API down lets a client in — the
 // defect MQTT-004 must catch.
 func TestFailOpenMutant(t *testing.T) {
-	containers.SkipUnless(t, execbroker.Available())
+	gate.SkipUnless(t, execbroker.Available())
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String()
 	l.Close()
@@ -86,7 +86,7 @@ func TestFailOpenMutant(t *testing.T) {
 }
 
 func TestPasswordFileBaseline(t *testing.T) {
-	containers.SkipUnless(t, execbroker.Available())
+	gate.SkipUnless(t, execbroker.Available())
 	b := startBroker(t, execbroker.WithoutPlugin(), execbroker.WithPasswords(map[string]string{"dev1": "pw-1"}))
 	if err := probe.Connect(b.Address, "c1", "dev1", "pw-1"); err != nil {
 		t.Fatalf("password_file user refused: %v", err)
@@ -97,7 +97,7 @@ func TestPasswordFileBaseline(t *testing.T) {
 }
 
 func TestRunWithoutAPIIsAnError(t *testing.T) {
-	containers.SkipUnless(t, execbroker.Available())
+	gate.SkipUnless(t, execbroker.Available())
 	b, err := execbroker.Run(context.Background(), "")
 	defer b.Terminate(context.Background())
 	if err == nil {

@@ -1,16 +1,16 @@
-// Package reference starts the reference implementation's image (or an
+// Package refimage starts the reference implementation's image (or an
 // implementer's image that behaves the same way) under testcontainers-go.
 //
 //	nw, _ := containers.NewNetwork(ctx)
-//	ref, err := reference.Run(ctx, containers.DefaultReferenceImage,
-//	    reference.WithNetwork(nw.Name, "reference"),
-//	    reference.WithFaults("mqtt-fail-open"),
-//	    reference.WithEnv(map[string]string{"JWT_SECRET": secret}))
+//	ref, err := refimage.Run(ctx, containers.DefaultReferenceImage,
+//	    refimage.WithNetwork(nw, "reference"),
+//	    refimage.WithFaults("mqtt-fail-open"),
+//	    testcontainers.WithEnv(map[string]string{"JWT_SECRET": secret}))
 //	defer ref.Terminate(ctx) // ref is non-nil even when err is not
 //
 // The image is FROM scratch (no shell): readiness is the log line
 // "listening on" plus an HTTP answer on the mapped port, never an exec.
-package reference
+package refimage
 
 import (
 	"context"
@@ -21,10 +21,11 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/authconform/authconform/env/containers"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
 )
 
 // Defaults.
@@ -37,55 +38,42 @@ const (
 )
 
 type settings struct {
-	network        string
-	aliases        []string
-	args           []string
-	env            map[string]string
 	port           string
 	readTarget     bool
 	startupTimeout time.Duration
-	labels         map[string]string
-	name           string
 }
 
-// Option configures Run.
+// Option is a setting of this package. Run takes any
+// testcontainers.ContainerCustomizer, so testcontainers' own options
+// (WithEnv, WithLabels, WithName, WithCmdArgs, network.WithNetwork, ...)
+// mix with these; the run labels are always added.
 type Option func(*settings)
 
-// WithNetwork attaches the container to network with aliases (default
-// alias "reference", the name the Mosquitto config uses).
-func WithNetwork(network string, aliases ...string) Option {
-	return func(s *settings) {
-		s.network = network
-		if len(aliases) > 0 {
-			s.aliases = aliases
-		}
+// Customize implements testcontainers.ContainerCustomizer; an Option acts
+// on Run's settings before the request is built.
+func (Option) Customize(*testcontainers.GenericContainerRequest) error { return nil }
+
+// WithNetwork attaches the container to nw with aliases (default alias
+// "reference", the name the Mosquitto config uses).
+func WithNetwork(nw *containers.Network, aliases ...string) testcontainers.ContainerCustomizer {
+	if len(aliases) == 0 {
+		aliases = []string{DefaultAlias}
 	}
+	return tcnetwork.WithNetwork(aliases, nw.DockerNetwork)
 }
 
 // WithProfile selects the profile (the image defaults to iotistica).
-func WithProfile(p spec.ProfileName) Option {
-	return func(s *settings) { s.args = append(s.args, "--profile", string(p)) }
+func WithProfile(p spec.ProfileName) testcontainers.ContainerCustomizer {
+	return testcontainers.WithCmdArgs("--profile", string(p))
 }
 
 // WithFaults starts the reference with deliberate defects (mutants).
-func WithFaults(faults ...string) Option {
-	return func(s *settings) {
-		for _, f := range faults {
-			s.args = append(s.args, "--fault", f)
-		}
+func WithFaults(faults ...string) testcontainers.ContainerCustomizer {
+	var args []string
+	for _, f := range faults {
+		args = append(args, "--fault", f)
 	}
-}
-
-// WithArgs appends raw arguments to the image's entrypoint.
-func WithArgs(args ...string) Option { return func(s *settings) { s.args = append(s.args, args...) } }
-
-// WithEnv sets environment variables (JWT_SECRET, LICENSE_KEY, ...).
-func WithEnv(env map[string]string) Option {
-	return func(s *settings) {
-		for k, v := range env {
-			s.env[k] = v
-		}
-	}
+	return testcontainers.WithCmdArgs(args...)
 }
 
 // WithPort sets the container port the API listens on (default 8080/tcp).
@@ -97,18 +85,6 @@ func WithoutTarget() Option { return func(s *settings) { s.readTarget = false } 
 
 // WithStartupTimeout bounds the wait for readiness.
 func WithStartupTimeout(d time.Duration) Option { return func(s *settings) { s.startupTimeout = d } }
-
-// WithLabels adds labels (the run labels are always set).
-func WithLabels(l map[string]string) Option {
-	return func(s *settings) {
-		for k, v := range l {
-			s.labels[k] = v
-		}
-	}
-}
-
-// WithName names the container.
-func WithName(n string) Option { return func(s *settings) { s.name = n } }
 
 // Container is a running reference.
 type Container struct {
@@ -122,26 +98,23 @@ type Container struct {
 
 // Run starts image with opts. The returned Container is non-nil whenever a
 // container was created, also on error, so that Terminate can remove it.
-func Run(ctx context.Context, image string, opts ...Option) (*Container, error) {
-	s := settings{
-		aliases: []string{DefaultAlias}, env: map[string]string{}, port: DefaultPort,
-		readTarget: true, startupTimeout: DefaultStartupTimeout, labels: map[string]string{},
-	}
+func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	containers.Configure()
+	s := settings{port: DefaultPort, readTarget: true, startupTimeout: DefaultStartupTimeout}
 	for _, o := range opts {
-		o(&s)
+		if so, ok := o.(Option); ok {
+			so(&s)
+		}
 	}
-	args := s.args
+	var args []string
 	if s.readTarget {
-		args = append([]string{"--target-out", TargetPath}, args...)
+		args = []string{"--target-out", TargetPath}
 	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        image,
 			Cmd:          args,
-			Env:          s.env,
 			ExposedPorts: []string{s.port},
-			Labels:       containers.Labels(s.labels),
-			Name:         s.name,
 			WaitingFor: wait.ForAll(
 				wait.ForLog("listening on"),
 				// A real HTTP answer (any status): docker-proxy accepts TCP
@@ -152,10 +125,12 @@ func Run(ctx context.Context, image string, opts ...Option) (*Container, error) 
 		},
 		Started: true,
 	}
-	if s.network != "" {
-		req.Networks = []string{s.network}
-		req.NetworkAliases = map[string][]string{s.network: s.aliases}
+	for _, o := range opts {
+		if err := o.Customize(&req); err != nil {
+			return nil, fmt.Errorf("reference container %s: option: %s", image, oneLine(err))
+		}
 	}
+	req.Labels = containers.Labels(req.Labels)
 	tc, err := testcontainers.GenericContainer(ctx, req)
 	var c *Container
 	if tc != nil {

@@ -1,4 +1,7 @@
-package containers
+// Package gate turns a missing prerequisite of a test (Docker, an image,
+// the mosquitto binary, the plugin) into a skip with its reason, or into a
+// failure in CI. Only test code imports it.
+package gate
 
 import (
 	"fmt"

@@ -2,13 +2,14 @@ package mqttenv_test
 
 import (
 	"context"
+	"github.com/authconform/authconform/env/gate"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 )
 
 type env interface {
@@ -53,7 +54,7 @@ func checkDeploy(t *testing.T, e env) {
 }
 
 func TestExecEnv(t *testing.T) {
-	containers.SkipUnless(t, mqttenv.ExecAvailable())
+	gate.SkipUnless(t, mqttenv.ExecAvailable())
 	e, err := mqttenv.StartExec(context.Background(), spec.Iotistica, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestExecEnv(t *testing.T) {
 
 func TestContainersEnv(t *testing.T) {
 	ctx := context.Background()
-	containers.SkipUnless(t, mqttenv.ContainersAvailable(ctx, containers.DefaultReferenceImage, containers.DefaultMosquittoImage))
+	gate.SkipUnless(t, mqttenv.ContainersAvailable(ctx, containers.DefaultReferenceImage, containers.DefaultMosquittoImage))
 	e, err := mqttenv.StartContainers(ctx, spec.Iotistica, nil, "", "")
 	if err != nil {
 		t.Fatal(err)

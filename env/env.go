@@ -1,21 +1,20 @@
-// Package envs resolves where the suites' targets come from: the embedded
+// Package env resolves where the suites' targets come from: the embedded
 // reference (default), the reference with a real Mosquitto (exec or
-// containers, from suites/containers/mqttenv), or an external
-// implementation described by a target file.
-package envs
+// containers, from env/mqttenv), or an external implementation described
+// by a target file. It never links the testing package (env/gotest holds
+// the go test entry point).
+package env
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
-	"sync"
-	"testing"
 
+	"sync"
+
+	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/env/mqttenv"
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/mqttenv"
 	"github.com/authconform/authconform/suites/framework"
 )
 
@@ -36,7 +35,7 @@ type Embedded struct {
 func StartEmbedded(ctx context.Context, p spec.ProfileName, faults []string, variants ...string) (*Embedded, error) {
 	r, err := reference.Start(ctx, reference.Config{Profile: p, Faults: faults, Variants: variants}, "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("envs: start embedded reference for %s: %w", p, err)
+		return nil, fmt.Errorf("env: start embedded reference for %s: %w", p, err)
 	}
 	return &Embedded{profile: p, faults: faults, variants: variants, run: r}, nil
 }
@@ -51,7 +50,7 @@ func (e *Embedded) Deploy(ctx context.Context, vars map[string]string) (*spec.Ta
 	// The instance outlives ctx (a BeforeAll's context ends when it returns).
 	r, err := reference.Start(context.WithoutCancel(ctx), reference.Config{Profile: e.profile, Faults: e.faults, Variants: e.variants, Env: vars}, "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, fmt.Errorf("envs: deploy %s: %w", e.profile, err)
+		return nil, nil, fmt.Errorf("env: deploy %s: %w", e.profile, err)
 	}
 	e.mu.Lock()
 	e.deployed = append(e.deployed, r)
@@ -140,13 +139,13 @@ func Contexts(ctx context.Context, o Options) (ctxs []*framework.Ctx, closeAll f
 		switch {
 		case name == spec.Iotistica && o.Env == EnvContainers:
 			if err = mqttenv.ContainersAvailable(ctx, orDefault(o.Image, containers.DefaultReferenceImage), orDefault(o.BrokerImage, containers.DefaultMosquittoImage)); err != nil {
-				err = fmt.Errorf("envs: containers environment unavailable: %w (build the images with 'make images')", err)
+				err = fmt.Errorf("env: containers environment unavailable: %w (build the images with 'make images')", err)
 				break
 			}
 			e, err = mqttenv.StartContainers(ctx, name, o.Faults, o.Image, o.BrokerImage)
 		case name == spec.Iotistica && o.Env == EnvExec:
 			if err = mqttenv.ExecAvailable(); err != nil {
-				err = fmt.Errorf("envs: exec environment unavailable: %w (apt-get install mosquitto mosquitto-dev gcc; make plugin)", err)
+				err = fmt.Errorf("env: exec environment unavailable: %w (apt-get install mosquitto mosquitto-dev gcc; make plugin)", err)
 				break
 			}
 			e, err = mqttenv.StartExec(ctx, name, o.Faults, o.Variants...)
@@ -188,85 +187,3 @@ func Secrets(ctxs []*framework.Ctx) []string {
 	}
 	return out
 }
-
-// RunGoTest is the entry point of every area package's suite_test.go: it
-// runs the specs linked into the test binary against the embedded reference
-// for every profile, or against AUTHCONFORM_TARGET (a target file) when
-// set. AUTHCONFORM_PROFILE narrows the profiles, AUTHCONFORM_FAULTS and
-// AUTHCONFORM_VARIANTS (comma separated) start the reference with faults
-// or conformant variants, AUTHCONFORM_LABEL_FILTER replaces the default
-// label filter, AUTHCONFORM_STRICT=1 fails on SHOULD findings and
-// AUTHCONFORM_REQUIRE_ALL=1 on an incomplete run.
-//
-// The verdict follows SPEC.md §4 as in the CLI: the test fails when the
-// run is non-conformant (a MUST check failed or was error) or interrupted,
-// when preflight fails, or when the label filter selects nothing; every
-// check's line is logged.
-func RunGoTest(t *testing.T) {
-	t.Helper()
-	profiles := spec.AllProfiles
-	if p := os.Getenv("AUTHCONFORM_PROFILE"); p != "" {
-		ps, err := spec.ParseProfiles(p)
-		if err != nil {
-			t.Fatalf("AUTHCONFORM_PROFILE: %v", err)
-		}
-		profiles = ps
-	}
-	list := func(name string) []string {
-		if v := os.Getenv(name); v != "" {
-			return strings.Split(v, ",")
-		}
-		return nil
-	}
-	filter := os.Getenv("AUTHCONFORM_LABEL_FILTER")
-	if ok, err := framework.Selects(filter, profiles); err != nil || !ok {
-		t.Fatalf("AUTHCONFORM_LABEL_FILTER %q selects no check (%v)", filter, err)
-	}
-	ctx := context.Background()
-	ctxs, closeAll, err := Contexts(ctx, Options{Profiles: profiles, TargetPath: os.Getenv("AUTHCONFORM_TARGET"), Faults: list("AUTHCONFORM_FAULTS"), Variants: list("AUTHCONFORM_VARIANTS"), Env: EnvEmbedded})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeAll()
-	for _, c := range ctxs {
-		if ps := c.Preflight(ctx); len(ps) > 0 {
-			for _, p := range ps {
-				t.Errorf("preflight: %s: %s", c.Name(), p)
-			}
-			t.FailNow()
-		}
-	}
-	var names []string
-	for _, c := range ctxs {
-		names = append(names, string(c.Name()))
-	}
-	gr, agg := framework.Run(recorder{}, ctxs, framework.RunOptions{LabelFilter: filter, Secrets: Secrets(ctxs), Verbose: testing.Verbose()})
-	checks := agg.Collect(gr, ctxs)
-	framework.SortChecks(checks)
-	for _, cr := range checks {
-		if cr.Status != framework.Skipped || cr.SkipKind != framework.NotSelected {
-			t.Log(framework.CheckLine(cr))
-		}
-	}
-	interrupted := ""
-	if agg.Interrupted {
-		interrupted = agg.Ended
-	}
-	sums := framework.Summarize(checks, names, os.Getenv("AUTHCONFORM_STRICT") == "1", interrupted)
-	verdict := framework.RunVerdict(sums)
-	if code := framework.ExitCode(verdict, os.Getenv("AUTHCONFORM_REQUIRE_ALL") == "1"); code != 0 {
-		for _, cr := range checks {
-			if cr.Status == framework.Failed || cr.Status == framework.Error {
-				t.Errorf("%s %s %s %s: %s", cr.Status, cr.Profile, cr.ID, cr.Level, cr.Reason)
-			}
-		}
-		t.Errorf("verdict: %s", verdict)
-	}
-}
-
-// recorder satisfies Ginkgo's GinkgoTestingT: the verdict comes from the
-// aggregation (SPEC.md §4), not from Ginkgo's pass/fail, so a failed
-// SHOULD spec does not fail go test unless strict.
-type recorder struct{}
-
-func (recorder) Fail() {}

@@ -4,7 +4,7 @@
 // which no release the module proxy serves contains.
 //
 //	mq, err := mosquitto.Run(ctx, containers.DefaultMosquittoImage,
-//	    mosquitto.WithNetwork(nw.Name),
+//	    mosquitto.WithNetwork(nw),
 //	    mosquitto.WithAPI("reference", 8080))
 //	defer mq.Terminate(ctx) // non-nil even when err is not
 //	// mq.Address is tcp://127.0.0.1:PORT
@@ -23,9 +23,10 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/authconform/authconform/suites/containers"
+	"github.com/authconform/authconform/env/containers"
 )
 
 // Defaults, matching ci/images/mosquitto.
@@ -41,21 +42,24 @@ const (
 )
 
 type settings struct {
-	network        string
-	aliases        []string
 	pluginOpts     containers.PluginOptions
 	config         string
 	startupTimeout time.Duration
-	labels         map[string]string
-	name           string
 }
 
-// Option configures Run.
+// Option is a setting of this package. Run takes any
+// testcontainers.ContainerCustomizer, so testcontainers' own options
+// (WithLabels, WithName, network.WithNetwork, ...) mix with these; the run
+// labels are always added.
 type Option func(*settings)
 
-// WithNetwork attaches the broker to network (with optional aliases).
-func WithNetwork(network string, aliases ...string) Option {
-	return func(s *settings) { s.network, s.aliases = network, aliases }
+// Customize implements testcontainers.ContainerCustomizer; an Option acts
+// on Run's settings before the request is built.
+func (Option) Customize(*testcontainers.GenericContainerRequest) error { return nil }
+
+// WithNetwork attaches the broker to nw (with optional aliases).
+func WithNetwork(nw *containers.Network, aliases ...string) testcontainers.ContainerCustomizer {
+	return tcnetwork.WithNetwork(aliases, nw.DockerNetwork)
 }
 
 // WithAPI points the plugin at host:port (the API's network alias).
@@ -84,18 +88,6 @@ func WithConfig(conf string) Option { return func(s *settings) { s.config = conf
 // WithStartupTimeout bounds the wait for readiness.
 func WithStartupTimeout(d time.Duration) Option { return func(s *settings) { s.startupTimeout = d } }
 
-// WithLabels adds labels (the run labels are always set).
-func WithLabels(l map[string]string) Option {
-	return func(s *settings) {
-		for k, v := range l {
-			s.labels[k] = v
-		}
-	}
-}
-
-// WithName names the container.
-func WithName(n string) Option { return func(s *settings) { s.name = n } }
-
 // Container is a running broker.
 type Container struct {
 	testcontainers.Container
@@ -107,15 +99,18 @@ type Container struct {
 
 // Run starts image with opts. The returned Container is non-nil whenever a
 // container was created, also on error.
-func Run(ctx context.Context, image string, opts ...Option) (*Container, error) {
+func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	containers.Configure()
 	s := settings{
 		pluginOpts: map[string]string{
 			"http_host": DefaultAPIHost, "http_port": strconv.Itoa(DefaultAPIPort), "http_timeout": "2",
 		},
-		startupTimeout: DefaultStartupTimeout, labels: map[string]string{},
+		startupTimeout: DefaultStartupTimeout,
 	}
 	for _, o := range opts {
-		o(&s)
+		if so, ok := o.(Option); ok {
+			so(&s)
+		}
 	}
 	conf := s.config
 	if conf == "" {
@@ -127,8 +122,6 @@ func Run(ctx context.Context, image string, opts ...Option) (*Container, error) 
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        image,
 			ExposedPorts: []string{DefaultPort},
-			Labels:       containers.Labels(s.labels),
-			Name:         s.name,
 			Files: []testcontainers.ContainerFile{{
 				Reader: strings.NewReader(conf), ContainerFilePath: ConfigPath, FileMode: 0o644,
 			}},
@@ -139,12 +132,12 @@ func Run(ctx context.Context, image string, opts ...Option) (*Container, error) 
 		},
 		Started: true,
 	}
-	if s.network != "" {
-		req.Networks = []string{s.network}
-		if len(s.aliases) > 0 {
-			req.NetworkAliases = map[string][]string{s.network: s.aliases}
+	for _, o := range opts {
+		if err := o.Customize(&req); err != nil {
+			return nil, fmt.Errorf("mosquitto container %s: option: %s", image, oneLine(err))
 		}
 	}
+	req.Labels = containers.Labels(req.Labels)
 	tc, err := testcontainers.GenericContainer(ctx, req)
 	var c *Container
 	if tc != nil {

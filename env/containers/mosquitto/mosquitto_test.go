@@ -2,6 +2,7 @@ package mosquitto_test
 
 import (
 	"context"
+	"github.com/authconform/authconform/env/gate"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/internal/probe"
-	"github.com/authconform/authconform/suites/containers/mosquitto"
-	"github.com/authconform/authconform/suites/containers/reference"
+	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/env/containers/mosquitto"
+	"github.com/authconform/authconform/env/containers/refimage"
+	"github.com/authconform/authconform/env/internal/probe"
 )
 
 // TestBrokerReachesReferenceByAlias runs both images on one network: a
@@ -22,9 +23,9 @@ import (
 // and the API back accepts again.
 func TestBrokerReachesReferenceByAlias(t *testing.T) {
 	ctx := context.Background()
-	containers.SkipUnless(t, containers.DockerAvailable(ctx))
-	containers.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultReferenceImage))
-	containers.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultMosquittoImage))
+	gate.SkipUnless(t, containers.DockerAvailable(ctx))
+	gate.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultReferenceImage))
+	gate.SkipUnless(t, containers.ImageAvailable(ctx, containers.DefaultMosquittoImage))
 	if _, err := containers.Cleanup(ctx); err != nil {
 		t.Logf("cleanup: %v", err)
 	}
@@ -33,12 +34,12 @@ func TestBrokerReachesReferenceByAlias(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
-	ref, err := reference.Run(ctx, containers.DefaultReferenceImage, reference.WithNetwork(nw.Name))
+	ref, err := refimage.Run(ctx, containers.DefaultReferenceImage, refimage.WithNetwork(nw))
 	t.Cleanup(func() { _ = ref.Terminate(context.Background()) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	mq, err := mosquitto.Run(ctx, containers.DefaultMosquittoImage, mosquitto.WithNetwork(nw.Name), mosquitto.WithPluginOptions(map[string]string{"http_timeout": "1"}))
+	mq, err := mosquitto.Run(ctx, containers.DefaultMosquittoImage, mosquitto.WithNetwork(nw), mosquitto.WithPluginOptions(map[string]string{"http_timeout": "1"}))
 	t.Cleanup(func() { _ = mq.Terminate(context.Background()) })
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestBrokerReachesReferenceByAlias(t *testing.T) {
 // process is gone is removed; one of this run is kept.
 func TestCleanupRemovesLeftoversOfDeadRuns(t *testing.T) {
 	ctx := context.Background()
-	containers.SkipUnless(t, containers.DockerAvailable(ctx))
+	gate.SkipUnless(t, containers.DockerAvailable(ctx))
 	dead, err := tcnetwork.New(ctx, tcnetwork.WithLabels(map[string]string{containers.LabelRun: "crashed-run", containers.LabelPID: "2147483646"}))
 	if err != nil {
 		t.Fatal(err)

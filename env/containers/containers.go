@@ -6,11 +6,12 @@
 // One package per outside technology lives below it, each with the entry
 // point Run(ctx, image, opts...) (*Container, error) that returns the
 // container even on error so the caller can terminate it:
-// suites/containers/reference, suites/containers/mosquitto, and
-// suites/containers/execbroker (the host's mosquitto binary, no Docker).
+// env/containers/refimage and env/containers/mosquitto; env/execbroker
+// runs the host's mosquitto binary (no Docker) with the same configuration.
 //
-// Ryuk (testcontainers' reaper image) cannot be pulled here, so importing
-// this package sets TESTCONTAINERS_RYUK_DISABLED=true unless it is set, and
+// Ryuk (testcontainers' reaper image) cannot be pulled here, so Configure
+// (called by every entry point before the first Docker call, never at
+// import time) sets TESTCONTAINERS_RYUK_DISABLED=true unless it is set, and
 // cleanup is explicit: Terminate what you start, and call Cleanup at start
 // to remove what a crashed run left behind.
 package containers
@@ -23,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,7 +54,17 @@ var ErrUnavailable = errors.New("containers: unavailable")
 
 var runID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 
-func init() {
+var configure sync.Once
+
+// Configure sets the testcontainers defaults this project's machines need,
+// once, before the first Docker call of the process (every entry point of
+// the env packages calls it; nothing happens at import time):
+// TESTCONTAINERS_RYUK_DISABLED=true (Ryuk's image cannot be pulled) and
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 for a local engine. A value the
+// user set is never changed.
+func Configure() { configure.Do(setDefaults) }
+
+func setDefaults() {
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
@@ -79,6 +91,7 @@ func Labels(extra map[string]string) map[string]string {
 }
 
 func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	Configure()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: docker: %v", ErrUnavailable, oneLine(err))
@@ -187,6 +200,7 @@ type Network struct {
 
 // NewNetwork creates a labelled user-defined network.
 func NewNetwork(ctx context.Context) (*Network, error) {
+	Configure()
 	n, err := tcnetwork.New(ctx, tcnetwork.WithLabels(Labels(nil)))
 	if err != nil {
 		return nil, fmt.Errorf("containers: create network: %s", oneLine(err))
@@ -263,7 +277,7 @@ type BrokerConfig struct {
 // that waits match.
 func MosquittoConfig(c BrokerConfig) string {
 	var b strings.Builder
-	b.WriteString("# written by authconform (suites/containers)\n")
+	b.WriteString("# written by authconform (env/containers)\n")
 	b.WriteString("per_listener_settings false\n")
 	fmt.Fprintf(&b, "listener %s\n", c.Listener)
 	b.WriteString("allow_anonymous false\npersistence false\nconnection_messages false\n")

@@ -2,7 +2,7 @@
 // Mosquitto authenticating with the authconform plugin + the reference
 // (iotistica) against the same Mosquitto with its own password_file, in
 // one run. Both brokers are the host's mosquitto started on 127.0.0.1
-// (suites/containers/execbroker), not containers: loopback without
+// (env/execbroker), not containers: loopback without
 // docker-proxy and NAT is less noisy. Each case runs paho.mqtt.golang
 // (MQTT 3.1.1) clients that CONNECT, wait for CONNACK and DISCONNECT in a
 // loop for a fixed time, in alternating short rounds (password_file,
@@ -37,7 +37,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/authconform/authconform/suites/containers/execbroker"
+	"github.com/authconform/authconform/env/execbroker"
 )
 
 type device struct{ uuid, key, password string }

@@ -16,7 +16,6 @@ package mqttenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -28,12 +27,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/env/containers/mosquitto"
+	refc "github.com/authconform/authconform/env/containers/refimage"
+	"github.com/authconform/authconform/env/execbroker"
+	"github.com/testcontainers/testcontainers-go"
+
 	"github.com/authconform/authconform/reference"
 	"github.com/authconform/authconform/spec"
-	"github.com/authconform/authconform/suites/containers"
-	"github.com/authconform/authconform/suites/containers/execbroker"
-	"github.com/authconform/authconform/suites/containers/mosquitto"
-	refc "github.com/authconform/authconform/suites/containers/reference"
+	"github.com/authconform/authconform/suites/framework"
 )
 
 // FaultFailOpen is the mutant that lives in the broker's plugin.
@@ -43,26 +45,24 @@ const FaultFailOpen = "mqtt-fail-open"
 // so that the slow-backend check does not stall for long.
 const PluginTimeout = time.Second
 
-// Mode is what the auth backend does, as seen by the broker.
-type Mode string
+// Mode is what the auth backend does, as seen by the broker
+// (framework.BackendMode, so that suites/mqtt needs no environment type).
+type Mode = framework.BackendMode
 
 // Backend modes.
 const (
-	Up    Mode = "up"    // answers normally
-	Down  Mode = "down"  // refuses connections
-	Slow  Mode = "slow"  // answers only after the plugin's timeout
-	Error Mode = "error" // answers 503
+	Up    = framework.BackendUp
+	Down  = framework.BackendDown
+	Slow  = framework.BackendSlow
+	Error = framework.BackendError
 )
 
 // ErrUnsupported is returned by SetBackend for a mode the environment
 // cannot produce.
-var ErrUnsupported = errors.New("mqttenv: backend mode not supported here")
+var ErrUnsupported = framework.ErrBackendUnsupported
 
-// BackendControl is implemented by both environments; suites/mqtt uses it
-// for MQTT-004 through a type assertion on framework.Env.
-type BackendControl interface {
-	SetBackend(ctx context.Context, m Mode) error
-}
+// BackendControl is implemented by both environments.
+type BackendControl = framework.BackendControl
 
 func splitFaults(faults []string) (ref []string, failOpen bool) {
 	for _, f := range faults {
@@ -316,12 +316,12 @@ func StartContainers(ctx context.Context, p spec.ProfileName, faults []string, r
 	if c.nw, err = containers.NewNetwork(ctx); err != nil {
 		return c, err
 	}
-	c.ref, err = refc.Run(ctx, refImage, refc.WithNetwork(c.nw.Name), refc.WithProfile(p), refc.WithFaults(refFaults...))
+	c.ref, err = refc.Run(ctx, refImage, refc.WithNetwork(c.nw), refc.WithProfile(p), refc.WithFaults(refFaults...))
 	if err != nil {
 		return c, err
 	}
-	mopts := []mosquitto.Option{
-		mosquitto.WithNetwork(c.nw.Name),
+	mopts := []testcontainers.ContainerCustomizer{
+		mosquitto.WithNetwork(c.nw),
 		mosquitto.WithAPI(refc.DefaultAlias, 8080),
 		mosquitto.WithPluginOptions(map[string]string{"http_timeout": PluginTimeout.String()}),
 	}
@@ -343,7 +343,7 @@ func (c *Containers) CanDeploy() bool      { return true }
 
 // Deploy starts another reference container with the deployment vars.
 func (c *Containers) Deploy(ctx context.Context, vars map[string]string) (*spec.Target, func(), error) {
-	r, err := refc.Run(ctx, c.refImage, refc.WithProfile(c.profile), refc.WithFaults(c.faults...), refc.WithEnv(vars))
+	r, err := refc.Run(ctx, c.refImage, refc.WithProfile(c.profile), refc.WithFaults(c.faults...), testcontainers.WithEnv(vars))
 	if err != nil {
 		_ = r.Terminate(context.Background())
 		return nil, nil, err

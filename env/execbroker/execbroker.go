@@ -30,7 +30,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/authconform/authconform/suites/containers"
+	"github.com/authconform/authconform/env/containers"
 )
 
 // Defaults.
