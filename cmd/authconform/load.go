@@ -50,9 +50,9 @@ type loadFlags struct {
 
 // parseInterleaved parses flags and at most one positional argument in
 // any order (`load key-valid --rate 10` and `load --rate 10 key-valid`).
-func parseInterleaved(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []string, code int, ok bool) {
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (pos []string, code int, ok bool) {
 	for {
-		if code, ok := parseFlags(fs, args, stderr); !ok {
+		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 			return nil, code, false
 		}
 		rest := fs.Args()
@@ -127,11 +127,11 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.startAt, "start-at", "", "start the attack (after logins and other set-up) at this RFC 3339 time, so that shards start together, e.g. 2026-11-23T12:00:00Z")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(stderr, loadUsage)
+			fmt.Fprint(stdout, loadUsage)
 			break
 		}
 	}
-	pos, code, ok := parseInterleaved(fs, args, stderr)
+	pos, code, ok := parseInterleaved(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}

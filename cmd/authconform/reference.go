@@ -96,7 +96,7 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 			return exitOK
 		}
 	}
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {

@@ -31,7 +31,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&lateAfter, "late-after", loadgen.DefaultLateAfter, "a request leaving later than this after its planned time counts as late")
 	var files []string
 	for {
-		if code, ok := parseFlags(fs, args, stderr); !ok {
+		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 			return code
 		}
 		if fs.NArg() == 0 {

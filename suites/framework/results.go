@@ -53,6 +53,11 @@ type CheckResult struct {
 	// Info lists observations (INFO): never scored.
 	Info  []string     `json:"info,omitempty"`
 	Specs []SpecResult `json:"specs,omitempty"`
+	// Expected is the expectations file's reason when the check failed
+	// or was error as expected (--expect): it does not count against the
+	// verdict. UnexpectedPass marks a listed check that passed.
+	Expected       string `json:"expected,omitempty"`
+	UnexpectedPass bool   `json:"unexpectedPass,omitempty"`
 }
 
 // Run verdicts (SPEC.md §4).
@@ -84,7 +89,12 @@ type ProfileSummary struct {
 	// Incomplete names the applicable MUST checks that did not run, and why
 	// ("JWT-004: not-run: needs control of the deployment ...").
 	Incomplete []string `json:"incomplete,omitempty"`
-	WallMs     int64    `json:"wallMs"`
+	// ExpectedFailures counts failed or error checks an expectations file
+	// waived (not in the Must/Should counts); UnexpectedPasses lists listed
+	// checks that passed ("remove it").
+	ExpectedFailures int      `json:"expectedFailures,omitempty"`
+	UnexpectedPasses []string `json:"unexpectedPasses,omitempty"`
+	WallMs           int64    `json:"wallMs"`
 }
 
 // RunReport is the whole run: metadata, per-check results, summaries.
@@ -99,8 +109,10 @@ type RunReport struct {
 	LabelFilter string            `json:"labelFilter,omitempty"`
 	Strict      bool              `json:"strict"`
 	RequireAll  bool              `json:"requireAll"`
-	Start       time.Time         `json:"start"`
-	End         time.Time         `json:"end"`
+	// Expectations is the --expect file whose waivers were applied.
+	Expectations string    `json:"expectations,omitempty"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
 	// Verdict is the run's: interrupted over non-conformant over
 	// incomplete over conformant.
 	Verdict string `json:"verdict"`
@@ -244,6 +256,12 @@ func CheckLine(cr CheckResult) string {
 	case len(cr.ShouldFailures) > 0:
 		line += " — SHOULD part not met: " + firstLine(cr.ShouldFailures[0])
 	}
+	if cr.Expected != "" {
+		line += " [expected failure: " + firstLine(cr.Expected) + "]"
+	}
+	if cr.UnexpectedPass {
+		line += " [unexpectedly passed: remove it from the expectations file]"
+	}
 	return line
 }
 
@@ -326,6 +344,13 @@ func Summarize(checks []CheckResult, profiles []string, strict bool, interrupted
 				continue
 			}
 			s.WallMs += c.DurationMs
+			if c.UnexpectedPass {
+				s.UnexpectedPasses = append(s.UnexpectedPasses, c.ID)
+			}
+			if c.Expected != "" && (c.Status == Failed || c.Status == Error) {
+				s.ExpectedFailures++
+				continue
+			}
 			must := c.Level == string(spec.MUST)
 			switch {
 			case must && c.Status == Passed:
@@ -426,6 +451,14 @@ func PrintSummary(w io.Writer, sums []ProfileSummary) {
 	for _, s := range sums {
 		fmt.Fprintf(w, "%-14s %-15s %6d %6d %6d %7d %7.2f (%d/%d) %7.1fs\n", s.Profile, s.Verdict, s.MustPassed, s.MustFailed, s.MustError, s.MustSkipped,
 			s.ShouldScore, s.ShouldPassed, s.ShouldPassed+s.ShouldFailed, float64(s.WallMs)/1000)
+	}
+	for _, s := range sums {
+		if s.ExpectedFailures > 0 {
+			fmt.Fprintf(w, "%s: %d expected failures (waived by the expectations file)\n", s.Profile, s.ExpectedFailures)
+		}
+		for _, id := range s.UnexpectedPasses {
+			fmt.Fprintf(w, "%s: %s unexpectedly passed: remove it from the expectations file\n", s.Profile, id)
+		}
 	}
 	for _, s := range sums {
 		if len(s.Incomplete) == 0 {

@@ -43,6 +43,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 {{if .LabelFilter}}<tr><td>label filter</td><td><code>{{.LabelFilter}}</code></td></tr>{{end}}
 {{if .Variants}}<tr><td>variants</td><td>{{range .Variants}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
 <tr><td>strict</td><td>{{.Strict}}</td></tr>
+{{if .Expectations}}<tr><td>expectations</td><td><code>{{.Expectations}}</code></td></tr>{{end}}
 <tr><td>run verdict</td><td><span class="verdict {{.Verdict}}" id="run-verdict">{{.Verdict}}</span></td></tr>
 {{if .Interrupted}}<tr><td>ended early</td><td>{{.Interrupted}}</td></tr>{{end}}
 </table>
@@ -50,13 +51,15 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 <table id="summary"><tr><th>profile</th><th>target</th><th>verdict</th><th>MUST passed</th><th>MUST failed</th><th>MUST error</th><th>MUST skipped</th><th>SHOULD score</th><th>wall</th></tr>
 {{range .Summary}}<tr class="{{.Verdict}}" data-profile="{{.Profile}}"><td>{{.Profile}}</td><td>{{index $.Targets .Profile}}</td><td><span class="verdict">{{.Verdict}}</span></td><td>{{.MustPassed}}</td><td>{{.MustFailed}}</td><td>{{.MustError}}</td><td>{{.MustSkipped}} ({{.MustNotApplicable}} not applicable)</td><td>{{pct .ShouldScore}} ({{.ShouldPassed}}/{{sum .ShouldPassed .ShouldFailed}})</td><td>{{secs .WallMs}}</td></tr>
 {{if .Incomplete}}<tr class="incomplete"><td colspan="9">applicable MUST checks that did not run: {{range .Incomplete}}<div>{{.}}</div>{{end}}</td></tr>{{end}}
+{{if .ExpectedFailures}}<tr class="expected"><td colspan="9">{{.ExpectedFailures}} expected failures (waived by the expectations file)</td></tr>{{end}}
+{{if .UnexpectedPasses}}<tr class="unexpected"><td colspan="9">unexpectedly passed, remove from the expectations file: {{range .UnexpectedPasses}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
 {{end}}</table>
 {{range $p := .Profiles}}
 <h2 id="profile-{{$p}}">{{$p}}</h2>
 <table class="checks"><tr><th>check</th><th>level</th><th>status</th><th>what is checked</th><th>source</th><th>details</th></tr>
 {{range $.Checks}}{{if eq .Profile $p}}<tr class="check" id="{{$p}}-{{.ID}}" data-id="{{.ID}}" data-status="{{.Status}}">
 <td>{{.ID}}</td><td>{{.Level}}</td><td class="{{.Status}}">{{.Status}}{{if .SkipKind}} ({{.SkipKind}}){{end}}</td><td>{{.Title}}</td><td>{{.Source}}</td>
-<td>{{if .Reason}}<div class="reason">{{.Reason}}</div>{{end}}
+<td>{{if .Expected}}<div class="reason expected">expected failure (waived): {{.Expected}}</div>{{end}}{{if .UnexpectedPass}}<div class="reason unexpected">unexpectedly passed: remove it from the expectations file</div>{{end}}{{if .Reason}}<div class="reason">{{.Reason}}</div>{{end}}
 {{range .ShouldFailures}}<div class="reason">SHOULD not met: {{.}}</div>{{end}}
 {{range .Info}}<div class="reason">info: {{.}}</div>{{end}}
 {{range .Specs}}{{if .Exchanges}}<details><summary>{{.Text}} — {{.Status}} ({{.DurationMs}} ms): sent and received</summary>{{range .Exchanges}}<pre>{{.}}</pre>{{end}}</details>{{end}}{{end}}
