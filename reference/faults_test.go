@@ -269,7 +269,7 @@ func TestEveryMustCheckHasAFault(t *testing.T) {
 	}
 	for _, c := range spec.Catalogue() {
 		must := c.Level == spec.MUST
-		for _, l := range c.LevelByProfile {
+		for _, l := range c.LevelIf {
 			must = must || l == spec.MUST
 		}
 		if must && !have[c.ID] {

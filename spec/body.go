@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ErrorBody is the JSON shape of an error response. The reference renders
@@ -205,4 +208,91 @@ func Int(body []byte, name string) (int64, error) {
 		return 0, fmt.Errorf("field %q is not a number", name)
 	}
 	return v.Int64()
+}
+
+// strictDecodable is a type that decodes itself from a profile or target
+// document with strictDecoder's field-naming errors.
+type strictDecodable interface {
+	decodeStrict(d strictDecoder, n *yaml.Node, path string) error
+}
+
+// errorBodyDoc is an ErrorBody as a profile file writes it:
+//
+//	err401: {refDefined: true, fields: [{name: message, kind: string}]}
+type errorBodyDoc struct {
+	RefDefined bool       `yaml:"refDefined"`
+	Fields     []fieldDoc `yaml:"fields"`
+}
+
+// fieldDoc is one field: exact (a string or an integer), pattern (a
+// regular expression), or kind string / integer.
+type fieldDoc struct {
+	Name    string    `yaml:"name"`
+	Exact   yaml.Node `yaml:"exact"`
+	Pattern string    `yaml:"pattern"`
+	Kind    string    `yaml:"kind"`
+}
+
+func (b *ErrorBody) decodeStrict(d strictDecoder, n *yaml.Node, path string) error {
+	var doc errorBodyDoc
+	if err := d.decode(n, reflect.ValueOf(&doc).Elem(), path); err != nil {
+		return err
+	}
+	bad := func(field, msg string) error { return &FieldError{doc: d.doc, Field: path + "." + field, Msg: msg} }
+	out := ErrorBody{RefDefined: doc.RefDefined}
+	seen := map[string]bool{}
+	for i, f := range doc.Fields {
+		at := fmt.Sprintf("fields[%d]", i)
+		if f.Name == "" {
+			return bad(at+".name", "missing; give the JSON field name, e.g. message")
+		}
+		if seen[f.Name] {
+			return bad(at+".name", fmt.Sprintf("%q is given twice", f.Name))
+		}
+		seen[f.Name] = true
+		set := 0
+		if f.Exact.Kind != 0 {
+			set++
+		}
+		if f.Pattern != "" {
+			set++
+		}
+		if f.Kind != "" {
+			set++
+		}
+		if set != 1 {
+			return bad(at, "give exactly one of exact: VALUE, pattern: REGEXP or kind: string|integer")
+		}
+		switch {
+		case f.Exact.Kind != 0:
+			if f.Exact.Kind != yaml.ScalarNode {
+				return bad(at+".exact", "want a string or an integer")
+			}
+			var v any = f.Exact.Value
+			if f.Exact.Tag == "!!int" {
+				var i int
+				if err := f.Exact.Decode(&i); err != nil {
+					return bad(at+".exact", fmt.Sprintf("%q is not an integer", f.Exact.Value))
+				}
+				v = i
+			} else if f.Exact.Tag != "!!str" {
+				return bad(at+".exact", fmt.Sprintf("%q: want a string (quote it) or an integer", f.Exact.Value))
+			}
+			out.Fields = append(out.Fields, Exact(f.Name, v))
+		case f.Pattern != "":
+			re, err := regexp.Compile(f.Pattern)
+			if err != nil {
+				return bad(at+".pattern", "not a regular expression: "+OneLine(err.Error()))
+			}
+			out.Fields = append(out.Fields, Field{Name: f.Name, Kind: KindPattern, Pattern: re})
+		case f.Kind == "string":
+			out.Fields = append(out.Fields, AnyString(f.Name))
+		case f.Kind == "integer":
+			out.Fields = append(out.Fields, Integer(f.Name))
+		default:
+			return bad(at+".kind", fmt.Sprintf("%q is not a kind; use string or integer", f.Kind))
+		}
+	}
+	*b = out
+	return nil
 }

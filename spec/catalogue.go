@@ -32,34 +32,52 @@ const (
 
 // Check is one entry of the catalogue.
 type Check struct {
-	ID             string                `yaml:"id"`
-	Area           string                `yaml:"area"`
-	Level          Level                 `yaml:"level"`
-	LevelByProfile map[ProfileName]Level `yaml:"levelByProfile"`
-	Profiles       []string              `yaml:"profiles"`
-	Source         string                `yaml:"source"`
-	Title          string                `yaml:"title"`
-	Should         string                `yaml:"should"`
-	Needs          []Need                `yaml:"needs"`
+	ID    string `yaml:"id"`
+	Area  string `yaml:"area"`
+	Level Level  `yaml:"level"`
+	// LevelIf overrides Level for the profiles with the capability (at
+	// most one entry).
+	LevelIf map[Capability]Level `yaml:"levelIf"`
+	// Profiles is [all]: a check never names profiles; Requires says which
+	// ones it applies to.
+	Profiles []string `yaml:"profiles"`
+	// Requires lists the capabilities a profile must have (Profile.Can)
+	// for the check to apply.
+	Requires []Capability `yaml:"requires"`
+	Source   string       `yaml:"source"`
+	Title    string       `yaml:"title"`
+	Should   string       `yaml:"should"`
+	Needs    []Need       `yaml:"needs"`
 }
 
 // LevelFor returns the check's level in profile p.
 func (c Check) LevelFor(p ProfileName) Level {
-	if l, ok := c.LevelByProfile[p]; ok {
-		return l
+	if pr, err := Get(p); err == nil {
+		return c.LevelIn(pr)
 	}
 	return c.Level
 }
 
-// AppliesTo reports whether the check applies to profile p.
-func (c Check) AppliesTo(p ProfileName) bool {
-	for _, x := range c.Profiles {
-		if x == "all" || ProfileName(x) == p {
-			return true
+// LevelIn returns the check's level in profile p.
+func (c Check) LevelIn(p *Profile) Level {
+	for cap, l := range c.LevelIf {
+		if p.Can(cap) {
+			return l
 		}
 	}
-	return false
+	return c.Level
 }
+
+// AppliesTo reports whether the check applies to profile p (false for an
+// unknown profile).
+func (c Check) AppliesTo(p ProfileName) bool {
+	pr, err := Get(p)
+	return err == nil && c.AppliesIn(pr)
+}
+
+// AppliesIn reports whether the check applies to profile p: p has every
+// capability the check requires.
+func (c Check) AppliesIn(p *Profile) bool { return p.CanAll(c.Requires) }
 
 // Needs reports whether the check needs n.
 func (c Check) NeedsAny(ns ...Need) bool {
@@ -122,16 +140,23 @@ func parseCatalogue(b []byte) ([]Check, error) {
 		case len(c.Profiles) == 0 || c.Title == "" || c.Source == "":
 			return nil, fmt.Errorf("%w: %s: profiles, title and source are required", ErrCatalogue, c.ID)
 		}
-		for _, p := range c.Profiles {
-			if p != "all" {
-				if _, err := Get(ProfileName(p)); err != nil {
-					return nil, fmt.Errorf("%w: %s: %v", ErrCatalogue, c.ID, err)
-				}
+		if len(c.Profiles) != 1 || c.Profiles[0] != "all" {
+			return nil, fmt.Errorf("%w: %s: profiles: %v: checks do not name profiles; write profiles: [all] and requires: [capability...] (see docs/PROFILES.md)", ErrCatalogue, c.ID, c.Profiles)
+		}
+		for _, r := range c.Requires {
+			if !KnownCapability(r) {
+				return nil, fmt.Errorf("%w: %s: requires: unknown capability %q", ErrCatalogue, c.ID, r)
 			}
 		}
-		for p := range c.LevelByProfile {
-			if _, err := Get(p); err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrCatalogue, c.ID, err)
+		if len(c.LevelIf) > 1 {
+			return nil, fmt.Errorf("%w: %s: levelIf: give at most one capability", ErrCatalogue, c.ID)
+		}
+		for cap, l := range c.LevelIf {
+			if !KnownCapability(cap) {
+				return nil, fmt.Errorf("%w: %s: levelIf: unknown capability %q", ErrCatalogue, c.ID, cap)
+			}
+			if l != MUST && l != SHOULD && l != INFO {
+				return nil, fmt.Errorf("%w: %s: levelIf: bad level %q", ErrCatalogue, c.ID, l)
 			}
 		}
 		seen[c.ID] = true
@@ -155,11 +180,16 @@ func IDs() []string {
 	return out
 }
 
-// ChecksFor returns the checks that apply to profile p, in catalogue order.
+// ChecksFor returns the checks that apply to profile p, in catalogue order
+// (none for an unknown profile).
 func ChecksFor(p ProfileName) []Check {
+	pr, err := Get(p)
+	if err != nil {
+		return nil
+	}
 	var out []Check
 	for _, c := range catalogue {
-		if c.AppliesTo(p) {
+		if c.AppliesIn(pr) {
 			out = append(out, c)
 		}
 	}

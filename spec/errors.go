@@ -8,4 +8,5 @@ var (
 	ErrBodyMismatch   = errors.New("spec: body does not match the profile's shape")
 	ErrCatalogue      = errors.New("spec: catalogue")
 	ErrTarget         = errors.New("target file")
+	ErrProfile        = errors.New("profile file")
 )

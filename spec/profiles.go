@@ -7,14 +7,16 @@
 package spec
 
 import (
-	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // ProfileName names one dialect of the family.
 type ProfileName string
 
-// The four profiles, named after the vendor documents in shared/seeds.
+// The four built-in profiles, named after the vendor documents in
+// shared/seeds. Each is described by spec/profiles/<name>.yaml; code reads
+// the profile's fields and capabilities, never these names.
 const (
 	Roboticks     ProfileName = "roboticks"
 	Rigbox        ProfileName = "rigbox"
@@ -22,10 +24,11 @@ const (
 	Iotistica     ProfileName = "iotistica"
 )
 
-// AllProfiles lists the profiles in catalogue order.
+// AllProfiles lists the built-in profiles in catalogue order.
 var AllProfiles = []ProfileName{Roboticks, Rigbox, RequestRocket, Iotistica}
 
-// Transport is one way a credential may travel in a request.
+// Transport is one way a credential may travel in a request: one of the
+// constants below, or "header:NAME" for a raw credential in header NAME.
 type Transport string
 
 const (
@@ -35,9 +38,48 @@ const (
 	TransportXAPIKey Transport = "x-api-key"
 	// TransportRawAuthorization is `Authorization: <credential>` with no scheme.
 	TransportRawAuthorization Transport = "raw-authorization"
-	// TransportDeviceKey is `X-Device-API-Key: <credential>` (iotistica devices).
+	// TransportDeviceKey is `X-Device-API-Key: <credential>` (device keys).
 	TransportDeviceKey Transport = "x-device-api-key"
 )
+
+// headerTransportPrefix starts a Transport naming a custom header.
+const headerTransportPrefix = "header:"
+
+// HeaderTransport is the transport of a raw credential in header name.
+func HeaderTransport(name string) Transport { return Transport(headerTransportPrefix + name) }
+
+// Header returns the request header a transport uses and the scheme that
+// precedes the credential in it ("" for a raw value). ok is false for an
+// unknown transport.
+func (t Transport) Header() (name, scheme string, ok bool) {
+	switch t {
+	case TransportBearer:
+		return "Authorization", "Bearer", true
+	case TransportXAPIKey:
+		return "X-API-Key", "", true
+	case TransportRawAuthorization:
+		return "Authorization", "", true
+	case TransportDeviceKey:
+		return "X-Device-API-Key", "", true
+	}
+	if h, found := strings.CutPrefix(string(t), headerTransportPrefix); found && validHeaderName(h) {
+		return h, "", true
+	}
+	return "", "", false
+}
+
+// validHeaderName reports whether h is an HTTP token (RFC 9110 §5.1).
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}
 
 // RefreshStyle is how a profile refreshes an access token.
 type RefreshStyle string
@@ -53,67 +95,234 @@ const (
 
 // Login describes a profile's login endpoint and response shape.
 type Login struct {
-	Path          string // relative to BasePath
-	AccessField   string // JSON field carrying the access token
-	RefreshField  string // JSON field carrying the refresh token, "" if none
-	ExpiresField  string // JSON field carrying the lifetime in seconds
-	TokenType     string // required value of "token_type", "" if the field is absent
-	Lifetime      int    // announced lifetime in seconds
-	RefDefined    bool   // the seed does not document it; the reference defines it
-	RefreshPath   string // relative to BasePath, "" if the profile has no refresh
-	RefreshStyle  RefreshStyle
-	RefreshBodyIn string // JSON field of the refresh request body (body style)
+	Path          string       `yaml:"path"`          // relative to BasePath
+	AccessField   string       `yaml:"accessField"`   // JSON field carrying the access token
+	RefreshField  string       `yaml:"refreshField"`  // JSON field carrying the refresh token, "" if none
+	ExpiresField  string       `yaml:"expiresField"`  // JSON field carrying the lifetime in seconds
+	TokenType     string       `yaml:"tokenType"`     // required value of "token_type", "" if the field is absent
+	Lifetime      int          `yaml:"lifetime"`      // announced lifetime in seconds
+	RefDefined    bool         `yaml:"refDefined"`    // the seed does not document it; the reference defines it
+	RefreshPath   string       `yaml:"refreshPath"`   // relative to BasePath, "" if the profile has no refresh
+	RefreshStyle  RefreshStyle `yaml:"refreshStyle"`  // how the refresh request carries the token
+	RefreshBodyIn string       `yaml:"refreshBodyIn"` // JSON field of the refresh request body (body style)
 }
 
 // KeyEndpoints are a profile's API-key management endpoints (paths relative
 // to BasePath). Create returns the secret once; List never does.
 type KeyEndpoints struct {
-	Create     string // POST
-	List       string // GET, "" when the profile has no listing
-	Delete     string // DELETE Delete + "/{id}", "" when revocation is admin-only
-	SecretJSON string // field of the create response carrying the secret
-	IDJSON     string // field of the create response carrying the key id
-	RefDefined bool
+	Create     string `yaml:"create"`     // POST
+	List       string `yaml:"list"`       // GET, "" when the profile has no listing
+	Delete     string `yaml:"delete"`     // DELETE Delete + "/{id}", "" when revocation is admin-only
+	SecretJSON string `yaml:"secretJSON"` // field of the create response carrying the secret
+	IDJSON     string `yaml:"idJSON"`     // field of the create response carrying the key id
+	RefDefined bool   `yaml:"refDefined"`
 }
 
-// Profile is one dialect: paths, prefixes, transports and error bodies.
+// Profile is one dialect: paths, prefixes, transports, error bodies,
+// resources and capabilities. The built-in ones are spec/profiles/*.yaml;
+// a user's own is read by LoadProfile.
 type Profile struct {
-	Name     ProfileName
-	Seed     string // file name in shared/seeds
-	BasePath string
+	Name     ProfileName `yaml:"name"`
+	Seed     string      `yaml:"seed"` // file name in shared/seeds ("" for a user's profile)
+	BasePath string      `yaml:"basePath"`
 
 	// UserKeyPrefix is the prefix of a user API key ("" if the profile has none).
-	UserKeyPrefix string
+	UserKeyPrefix string `yaml:"userKeyPrefix"`
 	// Transports lists every way a user credential may be sent. The first
 	// one is the documented default.
-	Transports []Transport
+	Transports []Transport `yaml:"transports"`
 
 	// DeviceKeyPrefix and DeviceKeyHeader describe device keys (iotistica).
-	DeviceKeyPrefix string
-	DeviceKeyHeader string
+	DeviceKeyPrefix string `yaml:"deviceKeyPrefix"`
+	DeviceKeyHeader string `yaml:"deviceKeyHeader"`
 	// ProvisioningKeyPrefix is the prefix of single-use provisioning keys.
-	ProvisioningKeyPrefix string
+	ProvisioningKeyPrefix string `yaml:"provisioningKeyPrefix"`
 
-	Login *Login // nil when the profile has no login (requestrocket)
-	Keys  *KeyEndpoints
+	Login *Login        `yaml:"login"` // nil when the profile has no login (requestrocket)
+	Keys  *KeyEndpoints `yaml:"keys"`
 
 	// JWTAlgs are the algorithms a deployment may choose from.
-	JWTAlgs []string
+	JWTAlgs []string `yaml:"jwtAlgs"`
 
 	// PublicPaths need no credential (rigbox), relative to BasePath.
-	PublicPaths []string
+	PublicPaths []string `yaml:"publicPaths"`
 
 	// Err401Missing is the 401 body when no credential was sent; Err401 for
 	// every other authentication failure; Err403 for a valid principal
 	// without access; Err429 when rate limited.
-	Err401Missing ErrorBody
-	Err401        ErrorBody
-	Err403        ErrorBody
-	Err429        ErrorBody
+	Err401Missing ErrorBody `yaml:"err401Missing"`
+	Err401        ErrorBody `yaml:"err401"`
+	Err403        ErrorBody `yaml:"err403"`
+	Err429        ErrorBody `yaml:"err429"`
 
 	// RateLimitRefDefined is true where the seed does not document rate
 	// limiting and the reference defines it (levels drop to SHOULD).
-	RateLimitRefDefined bool
+	RateLimitRefDefined bool `yaml:"rateLimitRefDefined"`
+
+	// Resources are the protected resources the checks send requests to.
+	Resources ProfileResources `yaml:"resources"`
+
+	// Capabilities the profile has beyond what its fields show (see
+	// Capability); the catalogue's requires: lists are matched against
+	// Can.
+	Capabilities []Capability `yaml:"capabilities"`
+
+	// Reference is what the reference implementation says where the seed
+	// leaves the wording to it.
+	Reference ReferenceDialect `yaml:"reference"`
+}
+
+// ReferenceDialect is the reference implementation's wording for a
+// profile: the free-text messages of the error bodies, the 401 challenge
+// and the shape of the errors no seed documents (400, 404, 413, 500).
+type ReferenceDialect struct {
+	// Challenge is the WWW-Authenticate value of every 401.
+	Challenge string `yaml:"challenge"`
+	// MissingMsg, UnauthorizedMsg and ForbiddenMsg fill the free string
+	// fields of Err401Missing, Err401 and Err403.
+	MissingMsg      string `yaml:"missingMessage"`
+	UnauthorizedMsg string `yaml:"unauthorizedMessage"`
+	ForbiddenMsg    string `yaml:"forbiddenMessage"`
+	// OtherError is the shape of an undocumented error: each field is
+	// "message", "status" (the number) or "statusText".
+	OtherError []OtherField `yaml:"otherError"`
+}
+
+// OtherField is one field of ReferenceDialect.OtherError.
+type OtherField struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"` // message | status | statusText
+}
+
+// ProfileResources describe a profile's protected resources: the path templates
+// the checks use, and the reference's resource family that serves them.
+// Templates are relative to BasePath; {field} is the target file's
+// resources.field, {device} the UUID of the target's first device.
+type ProfileResources struct {
+	// Model is the reference's resource family serving these paths:
+	// org-projects, workspaces, clients or agents.
+	Model string `yaml:"model"`
+	// Word names the resource in check texts ("workspace").
+	Word string `yaml:"word"`
+	// Protected is a resource every principal of the admin's org may read.
+	Protected string `yaml:"protected"`
+	// Own is one specific resource of the admin.
+	Own string `yaml:"own"`
+	// Restricted is a resource in the admin's org the member may not read
+	// ("" where the profile has no such split).
+	Restricted string `yaml:"restricted"`
+	// Foreign is a resource of the outsider's org.
+	Foreign string `yaml:"foreign"`
+	// Missing is a nonexistent resource of the same shape as Foreign.
+	Missing string `yaml:"missing"`
+	// OutsiderHome is a seed-documented resource the outsider may read in
+	// its own organisation.
+	OutsiderHome string `yaml:"outsiderHome"`
+	// Listing is true when Protected lists the caller's tenant's objects
+	// (GET Protected/{id} reads one): the listing must not show another
+	// tenant's. ForeignID is the target resource field naming the
+	// outsider's object in such a listing.
+	Listing   bool   `yaml:"listing"`
+	ForeignID string `yaml:"foreignID"`
+	// ByIDRefDefined: the per-object paths are the reference's (the seed
+	// documents only the listing); their 403 is SHOULD.
+	ByIDRefDefined bool `yaml:"byIDRefDefined"`
+	// RefusalRefDefined: the seed gives no status for another tenant's
+	// object, so a 404 hiding it is conformant and the 403 is SHOULD.
+	RefusalRefDefined bool `yaml:"refusalRefDefined"`
+	// ProtectedIsOwn: Protected itself names the admin's organisation (so
+	// it is org A's resource for the tenancy checks too).
+	ProtectedIsOwn bool `yaml:"protectedIsOwn"`
+	// Fields are the target file's resources.* fields these templates
+	// use, each with the help text of its "missing" error.
+	Fields []ResourceField `yaml:"fields"`
+}
+
+// ResourceField is one target-file resource field a profile needs.
+type ResourceField struct {
+	Name string `yaml:"name"` // e.g. workspace (resources.workspace)
+	Help string `yaml:"help"` // e.g. "the ID of a workspace of the admin"
+}
+
+// Capability is something a profile can do that a check requires.
+type Capability string
+
+// Capabilities. Those marked derived follow from the profile's fields and
+// are never listed in its capabilities:; the others are listed there.
+const (
+	CapLogin           Capability = "login"           // derived: login section
+	CapLoginDocumented Capability = "loginDocumented" // derived: a login whose shape the seed documents (login.refDefined false)
+	CapRefresh         Capability = "refresh"         // derived: login.refreshPath
+	CapRefreshRotation Capability = "refreshRotation" // derived: refreshStyle body-refresh-token (one-time refresh tokens)
+	CapBearer          Capability = "bearer"          // derived: the bearer transport
+	CapUserKeys        Capability = "userKeys"        // derived: userKeyPrefix
+	CapDeviceKeys      Capability = "deviceKeys"      // derived: deviceKeyPrefix
+	CapProvisioning    Capability = "provisioning"    // derived: provisioningKeyPrefix
+	CapPublicEndpoints Capability = "publicEndpoints" // derived: publicPaths
+	CapRS256           Capability = "rs256"           // derived: jwtAlgs has RS256
+	CapRateLimitSeeded Capability = "rateLimitSeeded" // derived: rateLimitRefDefined false
+	CapKeysAPI         Capability = "keysAPI"         // listed: self-service key creation and listing at keys.*
+	CapMQTT            Capability = "mqtt"            // listed: an MQTT broker authenticates devices against the API
+	CapLicense         Capability = "license"         // listed: a signed license limits devices and features
+)
+
+// listedCapabilities are the capabilities a profile file may list.
+var listedCapabilities = []Capability{CapKeysAPI, CapMQTT, CapLicense}
+
+// derivedCapabilities are computed from fields.
+var derivedCapabilities = []Capability{CapLogin, CapLoginDocumented, CapRefresh, CapRefreshRotation, CapBearer, CapUserKeys, CapDeviceKeys, CapProvisioning, CapPublicEndpoints, CapRS256, CapRateLimitSeeded}
+
+// KnownCapability reports whether c is a capability name.
+func KnownCapability(c Capability) bool {
+	return slices.Contains(listedCapabilities, c) || slices.Contains(derivedCapabilities, c)
+}
+
+// Can reports whether the profile has capability c.
+func (p *Profile) Can(c Capability) bool {
+	switch c {
+	case CapLogin:
+		return p.Login != nil
+	case CapLoginDocumented:
+		return p.Login != nil && !p.Login.RefDefined
+	case CapRefresh:
+		return p.Login != nil && p.Login.RefreshPath != ""
+	case CapRefreshRotation:
+		return p.Login != nil && p.Login.RefreshPath != "" && p.Login.RefreshStyle == RefreshBodyToken
+	case CapBearer:
+		return p.Has(TransportBearer)
+	case CapUserKeys:
+		return p.UserKeyPrefix != ""
+	case CapDeviceKeys:
+		return p.DeviceKeyPrefix != ""
+	case CapProvisioning:
+		return p.ProvisioningKeyPrefix != ""
+	case CapPublicEndpoints:
+		return len(p.PublicPaths) > 0
+	case CapRS256:
+		return slices.Contains(p.JWTAlgs, "RS256")
+	case CapRateLimitSeeded:
+		return !p.RateLimitRefDefined
+	}
+	return slices.Contains(p.Capabilities, c)
+}
+
+// CanAll reports whether the profile has every capability of cs.
+func (p *Profile) CanAll(cs []Capability) bool {
+	for _, c := range cs {
+		if !p.Can(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyPrefix is the prefix of the profile's default API key: the user key
+// prefix, else the device key prefix.
+func (p *Profile) KeyPrefix() string {
+	if p.UserKeyPrefix != "" {
+		return p.UserKeyPrefix
+	}
+	return p.DeviceKeyPrefix
 }
 
 // Rate-limit response headers (seed 000; the reference uses them everywhere).
@@ -123,111 +332,6 @@ const (
 	HeaderRateReset     = "X-RateLimit-Reset" // unix seconds
 	HeaderRetryAfter    = "Retry-After"       // seconds
 )
-
-var profiles = map[ProfileName]*Profile{
-	Roboticks: {
-		Name:          Roboticks,
-		Seed:          "000_40b0ee3dfb1a23c8.txt",
-		BasePath:      "/api/v1",
-		UserKeyPrefix: "rbtk_",
-		Transports:    []Transport{TransportBearer, TransportXAPIKey},
-		Login: &Login{
-			Path: "/auth/login", AccessField: "access_token", ExpiresField: "expires_in",
-			TokenType: "bearer", Lifetime: 3600,
-			RefreshPath: "/auth/refresh", RefreshStyle: RefreshBearerCurrent,
-		},
-		Keys:          &KeyEndpoints{Create: "/api-keys", List: "/api-keys", Delete: "/api-keys", SecretJSON: "key", IDJSON: "id", RefDefined: true},
-		JWTAlgs:       []string{"HS256"},
-		Err401Missing: Body(Exact("detail", "Could not validate credentials")),
-		Err401:        Body(Exact("detail", "Could not validate credentials")),
-		Err403:        Body(Exact("detail", "Not enough permissions")),
-		Err429:        Body(Pattern("detail", `^Rate limit exceeded\. Try again in [0-9]+ seconds\.$`), Integer("retry_after")),
-	},
-	Rigbox: {
-		Name:          Rigbox,
-		Seed:          "001_f9d516d9eb8c901b.txt",
-		BasePath:      "/api",
-		UserKeyPrefix: "rb_",
-		Transports:    []Transport{TransportBearer},
-		Login: &Login{
-			Path: "/auth/login", AccessField: "token", ExpiresField: "expires_in",
-			Lifetime: 3600, RefDefined: true,
-		},
-		Keys:                &KeyEndpoints{Create: "/api-keys", List: "/api-keys", Delete: "/api-keys", SecretJSON: "key", IDJSON: "id", RefDefined: true},
-		JWTAlgs:             []string{"HS256"},
-		PublicPaths:         []string{"/capacity", "/templates"},
-		Err401Missing:       Body(Exact("message", "Missing Authorization header")),
-		Err401:              RefBody(AnyString("message")),
-		Err403:              RefBody(AnyString("message")),
-		Err429:              RefBody(AnyString("message"), Integer("retry_after")),
-		RateLimitRefDefined: true,
-	},
-	RequestRocket: {
-		Name:          RequestRocket,
-		Seed:          "002_235db06305ff5f15.txt",
-		BasePath:      "/api",
-		UserKeyPrefix: "u-",
-		Transports:    []Transport{TransportRawAuthorization},
-		Err401Missing: Body(Exact("error", "Unauthorized"), Exact("message", "Invalid or missing authentication token"), Exact("status", 401)),
-		Err401:        Body(Exact("error", "Unauthorized"), Exact("message", "Invalid or missing authentication token"), Exact("status", 401)),
-		Err403:        Body(Exact("error", "Forbidden"), Exact("message", "Insufficient permissions to access this resource"), Exact("status", 403)),
-		Err429:        RefBody(Exact("error", "Too Many Requests"), AnyString("message"), Exact("status", 429), Integer("retry_after")),
-		// Tokens are permanent until revoked by support: the reference
-		// offers an admin revoke endpoint (ref-defined).
-		Keys:                &KeyEndpoints{Create: "/admin/tokens", Delete: "/admin/tokens", SecretJSON: "token", IDJSON: "id", RefDefined: true},
-		RateLimitRefDefined: true,
-	},
-	Iotistica: {
-		Name:                  Iotistica,
-		Seed:                  "003_db142daa88a5f1c9.txt",
-		BasePath:              "/api/v1",
-		DeviceKeyPrefix:       "iotsk_live_",
-		DeviceKeyHeader:       "X-Device-API-Key",
-		ProvisioningKeyPrefix: "prov_",
-		Transports:            []Transport{TransportBearer},
-		Login: &Login{
-			Path: "/auth/login", AccessField: "accessToken", RefreshField: "refreshToken", ExpiresField: "expiresIn",
-			Lifetime: 3600, RefreshPath: "/auth/refresh", RefreshStyle: RefreshBodyToken, RefreshBodyIn: "refreshToken",
-		},
-		// List and Delete are ref-defined (the seed documents only creation).
-		Keys:                &KeyEndpoints{Create: "/auth/api-keys", List: "/auth/api-keys", Delete: "/auth/api-keys", SecretJSON: "apiKey", IDJSON: "id"},
-		JWTAlgs:             []string{"HS256", "RS256"},
-		Err401Missing:       RefBody(Exact("error", "Unauthorized"), AnyString("message")),
-		Err401:              RefBody(Exact("error", "Unauthorized"), AnyString("message")),
-		Err403:              RefBody(Exact("error", "Forbidden"), AnyString("message")),
-		Err429:              RefBody(Exact("error", "Too Many Requests"), AnyString("message"), Integer("retry_after")),
-		RateLimitRefDefined: true,
-	},
-}
-
-// Get returns the profile named n.
-func Get(n ProfileName) (*Profile, error) {
-	p, ok := profiles[n]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q (want one of %v)", ErrUnknownProfile, n, AllProfiles)
-	}
-	return p, nil
-}
-
-// MustGet is Get for names known at compile time; it panics on an unknown name.
-func MustGet(n ProfileName) *Profile {
-	p, err := Get(n)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
-// ParseProfiles turns "all" or a comma-free profile name into a list.
-func ParseProfiles(s string) ([]ProfileName, error) {
-	if s == "all" {
-		return append([]ProfileName(nil), AllProfiles...), nil
-	}
-	if _, err := Get(ProfileName(s)); err != nil {
-		return nil, err
-	}
-	return []ProfileName{ProfileName(s)}, nil
-}
 
 // Has reports whether the profile accepts transport t for user credentials.
 func (p *Profile) Has(t Transport) bool {
@@ -241,13 +345,3 @@ func (p *Profile) Has(t Transport) bool {
 
 // URL joins a base URL, the profile's base path and a relative path.
 func (p *Profile) URL(baseURL, rel string) string { return baseURL + p.BasePath + rel }
-
-// Names returns the profile names sorted, for messages.
-func Names() []string {
-	out := make([]string, 0, len(profiles))
-	for n := range profiles {
-		out = append(out, string(n))
-	}
-	sort.Strings(out)
-	return out
-}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +147,9 @@ type Device struct {
 }
 
 // Resources are the IDs the tenancy and permission checks use. Which ones
-// are needed depends on the profile (see Validate).
+// are needed is the profile's resources.fields (see Validate); own and
+// other serve a user's profile whose resources are one object per
+// organisation.
 type Resources struct {
 	Org               string `yaml:"org,omitempty" json:"org,omitempty"`                             // roboticks: admin's and member's org slug
 	Project           string `yaml:"project,omitempty" json:"project,omitempty"`                     // roboticks: project the member can access
@@ -157,7 +160,45 @@ type Resources struct {
 	Client            string `yaml:"client,omitempty" json:"client,omitempty"`                       // requestrocket: a client of the admin
 	OtherClient       string `yaml:"otherClient,omitempty" json:"otherClient,omitempty"`             // requestrocket: a client of the outsider
 	OtherAgent        string `yaml:"otherAgent,omitempty" json:"otherAgent,omitempty"`               // iotistica: an agent UUID of otherOrg, readable by the outsider
+	Own               string `yaml:"own,omitempty" json:"own,omitempty"`                             // a user's profile: an object of the admin
+	Other             string `yaml:"other,omitempty" json:"other,omitempty"`                         // a user's profile: an object of the outsider
 }
+
+// Get returns the field named by its YAML name (e.g. "otherWorkspace"),
+// "" for an unknown name.
+func (r Resources) Get(name string) string {
+	v := reflect.ValueOf(r)
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] == name {
+			return v.Field(i).String()
+		}
+	}
+	return ""
+}
+
+// Set sets the field named by its YAML name; it reports false for an
+// unknown name.
+func (r *Resources) Set(name, value string) bool {
+	v := reflect.ValueOf(r).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] == name {
+			v.Field(i).SetString(value)
+			return true
+		}
+	}
+	return false
+}
+
+func resourceFieldNames() []string {
+	t := reflect.TypeOf(Resources{})
+	out := make([]string, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return out
+}
+
+func knownResourceField(name string) bool { return slices.Contains(resourceFieldNames(), name) }
 
 // Control is what the suite may know about or do to the deployment. An
 // external target usually leaves it empty; checks that need it are then
@@ -203,22 +244,37 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// FieldError is a problem with one field of a target file.
+// FieldError is a problem with one field of a target file or a profile
+// file.
 type FieldError struct {
 	File  string
 	Field string // dotted path, e.g. principals.admin.apiKey
 	Msg   string // what is wrong and how to fix it
+	doc   string // docTarget ("") or docProfile
 }
+
+const (
+	docTarget  = ""
+	docProfile = "profile"
+)
 
 func (e *FieldError) Error() string {
 	if e.File != "" {
 		return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
 	}
+	if e.doc == docProfile {
+		return fmt.Sprintf("profile: %s: %s", e.Field, e.Msg)
+	}
 	return fmt.Sprintf("target: %s: %s", e.Field, e.Msg)
 }
 
-// Unwrap makes errors.Is(err, ErrTarget) true.
-func (e *FieldError) Unwrap() error { return ErrTarget }
+// Unwrap makes errors.Is(err, ErrTarget) (or ErrProfile) true.
+func (e *FieldError) Unwrap() error {
+	if e.doc == docProfile {
+		return ErrProfile
+	}
+	return ErrTarget
+}
 
 // LoadTarget reads and validates a target file (YAML, or JSON, which YAML
 // reads too). Unknown fields are errors naming the field. The returned error
@@ -249,16 +305,9 @@ func unwrapPathErr(err error) error {
 
 // ParseTarget decodes and validates target file contents.
 func ParseTarget(b []byte) (*Target, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		msg := strings.TrimPrefix(oneLineErr(err), "yaml: ")
-		return nil, &FieldError{Field: "(document)", Msg: "not valid YAML or JSON: " + msg}
-	}
-	if len(root.Content) == 0 {
-		return nil, &FieldError{Field: "(document)", Msg: "empty file; start from fixtures/targets/example.yaml"}
-	}
+	d := strictDecoder{doc: docTarget, guide: "fixtures/targets/README.md", example: "fixtures/targets/example.yaml"}
 	var t Target
-	if err := decodeStrict(root.Content[0], reflect.ValueOf(&t).Elem(), ""); err != nil {
+	if err := d.decodeDocument(b, &t); err != nil {
 		return nil, err
 	}
 	if err := t.Validate(); err != nil {
@@ -267,13 +316,43 @@ func ParseTarget(b []byte) (*Target, error) {
 	return &t, nil
 }
 
-func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+// OneLine folds every run of white space in s (newlines included) into
+// one space: for error messages that must stay on one line.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func oneLineErr(err error) string { return OneLine(err.Error()) }
+
+// strictDecoder decodes a YAML document field by field: unknown fields and
+// type errors are FieldErrors naming the dotted path of the field.
+type strictDecoder struct {
+	doc     string // docTarget or docProfile
+	guide   string // where the fields are documented
+	example string // a file to start from ("" for none)
+}
+
+func (d strictDecoder) decodeDocument(b []byte, v any) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		msg := strings.TrimPrefix(oneLineErr(err), "yaml: ")
+		return &FieldError{doc: d.doc, Field: "(document)", Msg: "not valid YAML or JSON: " + msg}
+	}
+	if len(root.Content) == 0 {
+		msg := "empty file"
+		if d.example != "" {
+			msg += "; start from " + d.example
+		} else {
+			msg += "; see " + d.guide
+		}
+		return &FieldError{doc: d.doc, Field: "(document)", Msg: msg}
+	}
+	return d.decode(root.Content[0], reflect.ValueOf(v).Elem(), "")
+}
 
 // decodeStrict decodes n into v field by field so that every error names
 // the dotted path of the offending field (principals.admin.apiKey,
 // devices[1].uuid). Written by hand because yaml.v3 reports type errors by
 // line only, which cannot tell apart two keys of one flow mapping.
-func decodeStrict(n *yaml.Node, v reflect.Value, path string) error {
+func (d strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 	name := path
 	if name == "" {
 		name = "(document)"
@@ -281,9 +360,16 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if nv, ok := v.Addr().Interface().(*yaml.Node); ok {
+		*nv = *n
+		return nil
+	}
+	if sd, ok := v.Addr().Interface().(strictDecodable); ok {
+		return sd.decodeStrict(d, n, path)
+	}
 	if _, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			return &FieldError{Field: name, Msg: oneLineErr(err)}
+			return &FieldError{doc: d.doc, Field: name, Msg: oneLineErr(err)}
 		}
 		return nil
 	}
@@ -293,10 +379,10 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string) error {
 			return nil
 		}
 		v.Set(reflect.New(v.Type().Elem()))
-		return decodeStrict(n, v.Elem(), path)
+		return d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			return &FieldError{Field: name, Msg: "want a mapping of fields; see fixtures/targets/README.md"}
+			return &FieldError{doc: d.doc, Field: name, Msg: "want a mapping of fields; see " + d.guide}
 		}
 		fields := map[string]int{}
 		for i := 0; i < v.NumField(); i++ {
@@ -313,20 +399,20 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string) error {
 			}
 			fi, ok := fields[key]
 			if !ok {
-				return &FieldError{Field: p, Msg: "unknown field; check its spelling against fixtures/targets/README.md"}
+				return &FieldError{doc: d.doc, Field: p, Msg: "unknown field; check its spelling against " + d.guide}
 			}
-			if err := decodeStrict(n.Content[i+1], v.Field(fi), p); err != nil {
+			if err := d.decode(n.Content[i+1], v.Field(fi), p); err != nil {
 				return err
 			}
 		}
 		return nil
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return &FieldError{Field: name, Msg: "want a list"}
+			return &FieldError{doc: d.doc, Field: name, Msg: "want a list"}
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			if err := decodeStrict(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -334,10 +420,10 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	default:
 		if n.Kind != yaml.ScalarNode {
-			return &FieldError{Field: name, Msg: fmt.Sprintf("want a %s value, not a list or mapping", v.Kind())}
+			return &FieldError{doc: d.doc, Field: name, Msg: fmt.Sprintf("want a %s value, not a list or mapping", v.Kind())}
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			return &FieldError{Field: name, Msg: fmt.Sprintf("%q is not a valid %s", n.Value, v.Kind())}
+			return &FieldError{doc: d.doc, Field: name, Msg: fmt.Sprintf("%q is not a valid %s", n.Value, v.Kind())}
 		}
 		return nil
 	}
@@ -396,10 +482,7 @@ func (t *Target) Validate() error {
 	if t.RevokedKey == "" {
 		return bad("revokedKey", "missing; revoke one key of the member and give it here")
 	}
-	keyPrefix := p.UserKeyPrefix
-	if keyPrefix == "" {
-		keyPrefix = p.DeviceKeyPrefix
-	}
+	keyPrefix := p.KeyPrefix()
 	if !strings.HasPrefix(t.RevokedKey, keyPrefix) {
 		return bad("revokedKey", fmt.Sprintf("does not start with %q", keyPrefix))
 	}
@@ -416,31 +499,12 @@ func (t *Target) Validate() error {
 	if rl.Window.D() < time.Second || rl.Window.D() > 10*time.Minute {
 		return bad("rateLimited.window", fmt.Sprintf("%s is out of range; want 1s..10m", rl.Window))
 	}
-	switch t.Profile {
-	case Roboticks:
-		for _, f := range []struct{ name, v string }{{"org", t.Resources.Org}, {"project", t.Resources.Project}, {"restrictedProject", t.Resources.RestrictedProject}, {"otherOrg", t.Resources.OtherOrg}} {
-			if f.v == "" {
-				return bad("resources."+f.name, "missing; the roboticks tenancy checks need it")
-			}
+	for _, f := range p.Resources.Fields {
+		if t.Resources.Get(f.Name) == "" {
+			return bad("resources."+f.Name, "missing; give "+f.Help)
 		}
-	case Rigbox:
-		if t.Resources.Workspace == "" {
-			return bad("resources.workspace", "missing; give the ID of a workspace of the admin")
-		}
-		if t.Resources.OtherWorkspace == "" {
-			return bad("resources.otherWorkspace", "missing; give the ID of a workspace of the outsider")
-		}
-	case RequestRocket:
-		if t.Resources.Client == "" {
-			return bad("resources.client", "missing; give the clientId of a client of the admin")
-		}
-		if t.Resources.OtherClient == "" {
-			return bad("resources.otherClient", "missing; give the clientId of a client of the outsider")
-		}
-	case Iotistica:
-		if t.Resources.OtherAgent == "" {
-			return bad("resources.otherAgent", "missing; give the UUID of an agent of the outsider's organisation (the outsider must be able to read it)")
-		}
+	}
+	if p.Can(CapDeviceKeys) {
 		if len(t.Devices) < 2 {
 			return bad("devices", fmt.Sprintf("has %d entries; give at least two provisioned devices of the admin's org", len(t.Devices)))
 		}

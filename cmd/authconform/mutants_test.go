@@ -133,7 +133,7 @@ func TestEveryMustCheckHasAMutant(t *testing.T) {
 	}
 	for _, c := range spec.Catalogue() {
 		must := c.Level == spec.MUST
-		for _, l := range c.LevelByProfile {
+		for _, l := range c.LevelIf {
 			must = must || l == spec.MUST
 		}
 		if must && !have[c.ID] {
