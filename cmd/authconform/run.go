@@ -66,8 +66,11 @@ failures. The file (YAML; --write-expectations writes today's):
       reason: "clock skew fix in PR 123"
       knownIntermittent: true # optional: passing is not reported
 A listed check that fails or is error is an expected failure: shown in
-every report, not counted in the verdict. A listed check that passes is
-reported "unexpectedly passed: remove it" (the run is not failed for it).
+every report and still in the verdict (the truth about the target), but
+not in the gate, the verdict after the expectations, which the exit code
+follows. A listed check that passes is reported "unexpectedly passed:
+remove it" and fails the gate (a stale entry would hide its next
+regression) unless the entry says knownIntermittent.
 --expect cannot be combined with --require-all.
 
 Output: '-' for --json, --junit, --html or --write-expectations writes that
@@ -284,6 +287,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	framework.ApplyExpectations(rep.Checks, exps)
 	rep.Summary = framework.Summarize(rep.Checks, rep.Profiles, f.strict, rep.Interrupted)
 	rep.Verdict = framework.RunVerdict(rep.Summary)
+	rep.Gate = framework.RunGate(rep.Summary)
 	framework.PrintSummary(out, rep.Summary)
 	if agg.Ended != "" {
 		fmt.Fprintf(out, "run ended early: %s; the checks it kept from running are not-run\n", agg.Ended)
@@ -304,7 +308,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "wrote %s\n", w.path)
 		}
 	}
-	return framework.ExitCode(rep.Verdict, f.requireAll)
+	return framework.ExitCode(rep.Gate, f.requireAll)
 }
 
 // writeExpectations writes the run's failures as an expectations file.

@@ -52,13 +52,28 @@ func TestApplyExpectations(t *testing.T) {
 		t.Errorf("unexpected passes: %v %v %v", checks[2].UnexpectedPass, checks[3].UnexpectedPass, un)
 	}
 	s := Summarize(checks, []string{"roboticks"}, false, "")[0]
-	if s.ExpectedFailures != 1 || s.MustFailed != 1 || s.MustError != 1 || s.Verdict != NonConformant || len(s.UnexpectedPasses) != 1 {
+	if s.ExpectedFailures != 1 || s.MustFailed != 2 || s.MustError != 1 || s.Verdict != NonConformant || s.Gate != NonConformant || len(s.UnexpectedPasses) != 1 {
 		t.Errorf("summary: %+v", s)
 	}
-	// Waiving the remaining failures makes the run conformant.
+	// Waiving every failure opens the gate, but the verdict stays the
+	// truth; the unexpected pass still closes the gate until removed.
 	ApplyExpectations(checks, []Expectation{{Profile: "roboticks", Check: "JWT-004", Reason: "r"}, {Profile: "roboticks", Check: "JWT-007", Reason: "r"}})
-	if s := Summarize(checks, []string{"roboticks"}, false, "")[0]; s.Verdict != Conformant || s.ExpectedFailures != 3 || s.MustPassed != 2 {
-		t.Errorf("all waived: %+v", s)
+	sums := Summarize(checks, []string{"roboticks"}, false, "")
+	if s := sums[0]; s.Verdict != NonConformant || s.Gate != NonConformant || s.ExpectedFailures != 3 {
+		t.Errorf("all waived, one stale entry: %+v", s)
+	}
+	checks[2].UnexpectedPass = false
+	sums = Summarize(checks, []string{"roboticks"}, false, "")
+	if s := sums[0]; s.Verdict != NonConformant || s.Gate != Conformant || RunGate(sums) != Conformant || ExitCode(RunGate(sums), false) != 0 || ExitCode(RunVerdict(sums), false) != 1 {
+		t.Errorf("all waived: %+v gate %s", s, RunGate(sums))
+	}
+	// Without expectations the gate is the verdict.
+	plain := []CheckResult{{ID: "JWT-003", Profile: "roboticks", Level: "MUST", Status: Failed}}
+	if s := Summarize(plain, []string{"roboticks"}, false, "")[0]; s.Gate != s.Verdict {
+		t.Errorf("no expectations: gate %s verdict %s", s.Gate, s.Verdict)
+	}
+	if s := Summarize(checks, []string{"roboticks"}, false, "signal")[0]; s.Gate != Interrupted {
+		t.Errorf("interrupted: gate %s", s.Gate)
 	}
 }
 

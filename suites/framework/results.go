@@ -89,9 +89,13 @@ type ProfileSummary struct {
 	// Incomplete names the applicable MUST checks that did not run, and why
 	// ("JWT-004: not-run: needs control of the deployment ...").
 	Incomplete []string `json:"incomplete,omitempty"`
-	// ExpectedFailures counts failed or error checks an expectations file
-	// waived (not in the Must/Should counts); UnexpectedPasses lists listed
-	// checks that passed ("remove it").
+	// ExpectedFailures counts the failed or error checks an expectations
+	// file waived (they stay in the counts above and in Verdict, which is
+	// the truth about the implementation); UnexpectedPasses lists listed
+	// checks that passed ("remove it"). Gate is Verdict with the waived
+	// failures not counted, non-conformant when a listed check
+	// unexpectedly passed: the exit code follows it.
+	Gate             string   `json:"gate"`
 	ExpectedFailures int      `json:"expectedFailures,omitempty"`
 	UnexpectedPasses []string `json:"unexpectedPasses,omitempty"`
 	WallMs           int64    `json:"wallMs"`
@@ -114,8 +118,10 @@ type RunReport struct {
 	Start        time.Time `json:"start"`
 	End          time.Time `json:"end"`
 	// Verdict is the run's: interrupted over non-conformant over
-	// incomplete over conformant.
+	// incomplete over conformant. Gate is the verdict after the
+	// expectations file (--expect), the one the exit code follows.
 	Verdict string `json:"verdict"`
+	Gate    string `json:"gate"`
 	// Interrupted says why the run ended early (signal, --timeout, target
 	// unresponsive), "" when it ran to the end.
 	Interrupted string           `json:"interrupted,omitempty"`
@@ -339,6 +345,7 @@ func Summarize(checks []CheckResult, profiles []string, strict bool, interrupted
 	var out []ProfileSummary
 	for _, p := range profiles {
 		s := ProfileSummary{Profile: p}
+		expMust, expShould := 0, 0
 		for _, c := range checks {
 			if c.Profile != p {
 				continue
@@ -347,9 +354,9 @@ func Summarize(checks []CheckResult, profiles []string, strict bool, interrupted
 			if c.UnexpectedPass {
 				s.UnexpectedPasses = append(s.UnexpectedPasses, c.ID)
 			}
-			if c.Expected != "" && (c.Status == Failed || c.Status == Error) {
+			expected := c.Expected != "" && (c.Status == Failed || c.Status == Error)
+			if expected {
 				s.ExpectedFailures++
-				continue
 			}
 			must := c.Level == string(spec.MUST)
 			switch {
@@ -383,24 +390,52 @@ func Summarize(checks []CheckResult, profiles []string, strict bool, interrupted
 			if must && c.Status != Failed && len(c.ShouldFailures) > 0 {
 				s.ShouldFailed++
 			}
+			if expected && must {
+				expMust++
+			} else if expected {
+				expShould++
+			}
 		}
 		s.ShouldScore = 1
 		if n := s.ShouldPassed + s.ShouldFailed; n > 0 {
 			s.ShouldScore = float64(s.ShouldPassed) / float64(n)
 		}
-		switch {
-		case interrupted != "":
-			s.Verdict = Interrupted
-		case s.MustFailed > 0 || s.MustError > 0 || (strict && (s.ShouldFailed > 0 || s.ShouldError > 0)):
-			s.Verdict = NonConformant
-		case len(s.Incomplete) > 0:
-			s.Verdict = Incomplete
-		default:
-			s.Verdict = Conformant
+		s.Verdict = profileVerdict(s, 0, 0, strict, interrupted)
+		s.Gate = profileVerdict(s, expMust, expShould, strict, interrupted)
+		if len(s.UnexpectedPasses) > 0 && s.Gate != Interrupted {
+			// A stale waiver would hide the check's next regression.
+			s.Gate = NonConformant
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// profileVerdict is the verdict of s when expMust of its failed or error
+// MUST checks and expShould of its SHOULD ones do not count.
+func profileVerdict(s ProfileSummary, expMust, expShould int, strict bool, interrupted string) string {
+	switch {
+	case interrupted != "":
+		return Interrupted
+	case s.MustFailed+s.MustError > expMust || (strict && s.ShouldFailed+s.ShouldError > expShould):
+		return NonConformant
+	case len(s.Incomplete) > 0:
+		return Incomplete
+	default:
+		return Conformant
+	}
+}
+
+// RunGate is the run's gate: the worst profile Gate (the verdict with
+// the expectations file's expected failures not counted, and
+// non-conformant for a listed check that unexpectedly passed). The exit
+// code follows it; without --expect it equals RunVerdict.
+func RunGate(sums []ProfileSummary) string {
+	g := make([]ProfileSummary, len(sums))
+	for i, s := range sums {
+		g[i] = ProfileSummary{Verdict: s.Gate}
+	}
+	return RunVerdict(g)
 }
 
 // RunVerdict is the verdict of the whole run: interrupted over
@@ -454,10 +489,10 @@ func PrintSummary(w io.Writer, sums []ProfileSummary) {
 	}
 	for _, s := range sums {
 		if s.ExpectedFailures > 0 {
-			fmt.Fprintf(w, "%s: %d expected failures (waived by the expectations file)\n", s.Profile, s.ExpectedFailures)
+			fmt.Fprintf(w, "%s: %d expected failures (waived by the expectations file; still in the verdict)\n", s.Profile, s.ExpectedFailures)
 		}
 		for _, id := range s.UnexpectedPasses {
-			fmt.Fprintf(w, "%s: %s unexpectedly passed: remove it from the expectations file\n", s.Profile, id)
+			fmt.Fprintf(w, "%s: %s unexpectedly passed: remove it from the expectations file (fails the gate)\n", s.Profile, id)
 		}
 	}
 	for _, s := range sums {
@@ -478,6 +513,9 @@ func PrintSummary(w io.Writer, sums []ProfileSummary) {
 		}
 	}
 	fmt.Fprintf(w, "verdict: %s\n", RunVerdict(sums))
+	if g := RunGate(sums); g != RunVerdict(sums) {
+		fmt.Fprintf(w, "gate (after the expectations file): %s\n", g)
+	}
 }
 
 // ProgressLine is the one line printed as a spec finishes (--verbose).
