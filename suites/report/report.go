@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,18 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 				Status:    c.Status,
 				Time:      float64(c.DurationMs) / 1000,
 			}
+			if len(c.ShouldFailures) > 0 || len(c.Info) > 0 {
+				// SHOULD findings and observations of a check whose own
+				// status is not failed: output, not a failure.
+				var b strings.Builder
+				for _, f := range c.ShouldFailures {
+					b.WriteString("SHOULD not met: " + f + "\n")
+				}
+				for _, i := range c.Info {
+					b.WriteString("info: " + i + "\n")
+				}
+				tc.SystemOut = b.String()
+			}
 			gates := c.Level == "MUST" || r.Strict
 			switch {
 			case c.Expected != "" && (c.Status == framework.Failed || c.Status == framework.Error):
@@ -88,15 +101,22 @@ func JUnit(r *framework.RunReport) reporters.JUnitTestSuites {
 			s.Time += tc.Time
 			s.TestCases = append(s.TestCases, tc)
 		}
+		// Ginkgo's JUnit types: "disabled" counts skipped test cases; the
+		// root has no skipped attribute, so both carry disabled.
+		s.Disabled = s.Skipped
+		s.Time = ms(s.Time)
 		out.Tests += s.Tests
 		out.Failures += s.Failures
 		out.Errors += s.Errors
-		out.Disabled += s.Skipped
-		out.Time += s.Time
+		out.Disabled += s.Disabled
+		out.Time = ms(out.Time + s.Time)
 		out.TestSuites = append(out.TestSuites, s)
 	}
 	return out
 }
+
+// ms rounds seconds to milliseconds (sums of float seconds drift).
+func ms(sec float64) float64 { return math.Round(sec*1000) / 1000 }
 
 // WriteJUnit writes JUnit XML.
 func WriteJUnit(path string, r *framework.RunReport) error {

@@ -1,6 +1,10 @@
 package report
 
 import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,5 +75,90 @@ func TestHTMLShowsVerdicts(t *testing.T) {
 	}
 	if strings.Contains(page, "<script") {
 		t.Error("HTML has a script")
+	}
+}
+
+// TestJUnitCountsAddUp parses the written XML: the root's counts are the
+// sums of the suites', each suite's are its test cases', times are whole
+// milliseconds, and SHOULD findings of a passed check are output, not a
+// failure.
+func TestJUnitCountsAddUp(t *testing.T) {
+	r := sample()
+	r.Profiles = append(r.Profiles, "rigbox")
+	r.Checks = append(r.Checks,
+		framework.CheckResult{ID: "JWT-003", Profile: "rigbox", Level: "MUST", Area: "jwt", Status: framework.Passed, DurationMs: 101, ShouldFailures: []string{"no Cache-Control"}},
+		framework.CheckResult{ID: "JWT-005", Profile: "rigbox", Level: "MUST", Area: "jwt", Status: framework.Failed, DurationMs: 202, Reason: "accepted"},
+		framework.CheckResult{ID: "JWT-001", Profile: "rigbox", Level: "MUST", Area: "jwt", Status: framework.Skipped, SkipKind: framework.NotRun, DurationMs: 3})
+	r.Summary = framework.Summarize(r.Checks, r.Profiles, false, "")
+	path := filepath.Join(t.TempDir(), "j.xml")
+	if err := WriteJUnit(path, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type tcase struct {
+		Name      string    `xml:"name,attr"`
+		Time      string    `xml:"time,attr"`
+		Failure   *struct{} `xml:"failure"`
+		Error     *struct{} `xml:"error"`
+		Skipped   *struct{} `xml:"skipped"`
+		SystemOut string    `xml:"system-out"`
+	}
+	type suite struct {
+		Tests    int     `xml:"tests,attr"`
+		Failures int     `xml:"failures,attr"`
+		Errors   int     `xml:"errors,attr"`
+		Disabled int     `xml:"disabled,attr"`
+		Skipped  int     `xml:"skipped,attr"`
+		Time     string  `xml:"time,attr"`
+		Cases    []tcase `xml:"testcase"`
+	}
+	var root struct {
+		Tests    int     `xml:"tests,attr"`
+		Failures int     `xml:"failures,attr"`
+		Errors   int     `xml:"errors,attr"`
+		Disabled int     `xml:"disabled,attr"`
+		Time     string  `xml:"time,attr"`
+		Suites   []suite `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	wholeMs := regexp.MustCompile(`^\d+(\.\d{1,3})?$`)
+	var sum suite
+	for i, s := range root.Suites {
+		var c suite
+		for _, tc := range s.Cases {
+			c.Tests++
+			switch {
+			case tc.Failure != nil:
+				c.Failures++
+			case tc.Error != nil:
+				c.Errors++
+			case tc.Skipped != nil:
+				c.Skipped++
+			}
+			if !wholeMs.MatchString(tc.Time) {
+				t.Errorf("case %s time %q is not whole milliseconds", tc.Name, tc.Time)
+			}
+			if strings.HasPrefix(tc.Name, "JWT-003") && (tc.Failure != nil || !strings.Contains(tc.SystemOut, "SHOULD not met: no Cache-Control")) {
+				t.Errorf("SHOULD finding of a passed check: failure=%v out=%q", tc.Failure != nil, tc.SystemOut)
+			}
+		}
+		if c.Tests != s.Tests || c.Failures != s.Failures || c.Errors != s.Errors || c.Skipped != s.Skipped || s.Disabled != s.Skipped {
+			t.Errorf("suite %d counts %+v, its cases say %+v", i, s, c)
+		}
+		if !wholeMs.MatchString(s.Time) {
+			t.Errorf("suite %d time %q", i, s.Time)
+		}
+		sum.Tests += s.Tests
+		sum.Failures += s.Failures
+		sum.Errors += s.Errors
+		sum.Disabled += s.Disabled
+	}
+	if root.Tests != sum.Tests || root.Failures != sum.Failures || root.Errors != sum.Errors || root.Disabled != sum.Disabled || !wholeMs.MatchString(root.Time) {
+		t.Errorf("root %+v, suites sum to %+v", root, sum)
 	}
 }
