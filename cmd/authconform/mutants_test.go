@@ -144,15 +144,67 @@ func TestEveryMustCheckHasAMutant(t *testing.T) {
 
 // TestReadmeListsEveryFault keeps the README's mutant matrix in step with
 // the reference's fault registry.
+// faultTable renders the README's mutant table from the fault registry:
+// one row per fault, in catalogue order of its check, then by name.
+func faultTable() string {
+	order := map[string]int{}
+	for i, c := range spec.Catalogue() {
+		order[c.ID] = i
+	}
+	fs := reference.Faults()
+	sort.SliceStable(fs, func(i, j int) bool {
+		if order[fs[i].Check] != order[fs[j].Check] {
+			return order[fs[i].Check] < order[fs[j].Check]
+		}
+		return fs[i].Name < fs[j].Name
+	})
+	var b strings.Builder
+	b.WriteString("| check | fault (`--fault`) | defect |\n|---|---|---|\n")
+	for _, f := range fs {
+		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", f.Check, f.Name, strings.ReplaceAll(oneLine(f.Description), "|", `\|`))
+	}
+	return b.String()
+}
+
+// TestReadmeListsEveryFault keeps the README's mutant table equal to the
+// one rendered from the fault registry (no hand-edited or scraped rows).
+// AUTHCONFORM_UPDATE_README=1 rewrites it.
 func TestReadmeListsEveryFault(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range reference.Faults() {
-		row := fmt.Sprintf("| %s | `%s` |", f.Check, f.Name)
-		if !strings.Contains(string(b), row) {
-			t.Errorf("README mutant matrix lacks the row %q", row)
+	readme := string(b)
+	const head = "| check | fault (`--fault`) | defect |\n"
+	start := strings.Index(readme, head)
+	if start < 0 {
+		t.Fatalf("README has no mutant table starting %q", head)
+	}
+	end := strings.Index(readme[start:], "\n\n")
+	if end < 0 {
+		t.Fatal("README mutant table does not end with a blank line")
+	}
+	have, want := readme[start:start+end+1], faultTable()
+	if have == want {
+		return
+	}
+	if os.Getenv("AUTHCONFORM_UPDATE_README") == "1" {
+		if err := os.WriteFile("../../README.md", []byte(readme[:start]+want+readme[start+end+1:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	hl, wl := strings.Split(have, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(hl) || i < len(wl); i++ {
+		var h, w string
+		if i < len(hl) {
+			h = hl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if h != w {
+			t.Fatalf("README mutant table differs from the fault registry at row %d:\n have %q\n want %q\n(AUTHCONFORM_UPDATE_README=1 go test -run TestReadmeListsEveryFault ./cmd/authconform rewrites it)", i, h, w)
 		}
 	}
 }
