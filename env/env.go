@@ -136,24 +136,27 @@ func Contexts(ctx context.Context, o Options) (ctxs []*framework.Ctx, closeAll f
 	for _, name := range o.Profiles {
 		var e closer
 		var err error
+		// Profiles whose devices authenticate at an MQTT broker get one in
+		// the exec and containers environments.
+		mqtt := spec.MustGet(name).Can(spec.CapMQTT)
 		switch {
-		case name == spec.Iotistica && o.Env == EnvContainers:
+		case mqtt && o.Env == EnvContainers:
 			if err = mqttenv.ContainersAvailable(ctx, orDefault(o.Image, containers.DefaultReferenceImage), orDefault(o.BrokerImage, containers.DefaultMosquittoImage)); err != nil {
 				err = fmt.Errorf("env: containers environment unavailable: %w (build the images with 'make images')", err)
 				break
 			}
 			e, err = mqttenv.StartContainers(ctx, name, o.Faults, o.Image, o.BrokerImage)
-		case name == spec.Iotistica && o.Env == EnvExec:
+		case mqtt && o.Env == EnvExec:
 			if err = mqttenv.ExecAvailable(); err != nil {
 				err = fmt.Errorf("env: exec environment unavailable: %w (apt-get install mosquitto mosquitto-dev gcc; make plugin)", err)
 				break
 			}
 			e, err = mqttenv.StartExec(ctx, name, o.Faults, o.Variants...)
-		case name == spec.Iotistica && (o.Env == EnvAuto || o.Env == ""):
+		case mqtt && (o.Env == EnvAuto || o.Env == ""):
 			if aerr := mqttenv.ExecAvailable(); aerr == nil {
 				e, err = mqttenv.StartExec(ctx, name, o.Faults, o.Variants...)
 			} else {
-				note("iotistica: no local broker (%v); the MQTT checks will be skipped with their reason", aerr)
+				note("%s: no local broker (%v); the MQTT checks will be skipped with their reason", name, aerr)
 				e, err = StartEmbedded(ctx, name, o.Faults, o.Variants...)
 			}
 		default:

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/authconform/authconform/spec"
@@ -32,34 +31,19 @@ type Paths struct {
 	OutsiderHome string
 }
 
-// Paths returns the resource paths for the context's target.
+// Paths returns the resource paths for the context's target: the
+// profile's path templates (spec/profiles/*.yaml resources) filled with the
+// target file's values.
 func (c *Ctx) Paths() Paths {
-	r := c.Target().Resources
-	switch c.Name() {
-	case spec.Roboticks:
-		return Paths{
-			Protected:    fmt.Sprintf("/organizations/%s/devices", r.Org),
-			Own:          fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.Project),
-			Restricted:   fmt.Sprintf("/organizations/%s/projects/%s/devices", r.Org, r.RestrictedProject),
-			Foreign:      fmt.Sprintf("/organizations/%s/devices", r.OtherOrg),
-			Missing:      "/organizations/no-such-org-4e1f/devices",
-			OutsiderHome: fmt.Sprintf("/organizations/%s/devices", r.OtherOrg),
-		}
-	case spec.Rigbox:
-		return Paths{Protected: "/workspaces", Own: "/workspaces/" + r.Workspace, Foreign: "/workspaces/" + r.OtherWorkspace, Missing: "/workspaces/no-such-workspace-4e1f", OutsiderHome: "/workspaces"}
-	case spec.RequestRocket:
-		return Paths{Protected: "/clients", Own: "/clients/" + r.Client, Foreign: "/clients/" + r.OtherClient, Missing: "/clients/no-such-client-4e1f", OutsiderHome: "/clients"}
-	case spec.Iotistica:
-		t := c.Target()
-		return Paths{
-			Protected:    "/agents",
-			Own:          "/agents/" + t.Devices[0].UUID,
-			Foreign:      "/agents/" + t.Resources.OtherAgent,
-			Missing:      "/agents/00000000-0000-4000-8000-00000000beef",
-			OutsiderHome: "/agents",
-		}
+	r, t := &c.Profile.Resources, c.Target()
+	return Paths{
+		Protected:    r.Path(r.Protected, t),
+		Own:          r.Path(r.Own, t),
+		Restricted:   r.Path(r.Restricted, t),
+		Foreign:      r.Path(r.Foreign, t),
+		Missing:      r.Path(r.Missing, t),
+		OutsiderHome: r.Path(r.OutsiderHome, t),
 	}
-	panic("framework: no paths for profile " + string(c.Name()))
 }
 
 // DeviceStatePath is iotistica's device control-plane path.

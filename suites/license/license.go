@@ -51,7 +51,7 @@ var premiums = []premium{
 }
 
 var _ = framework.Area("license", func(c *framework.Ctx) {
-	if c.Name() != spec.Iotistica {
+	if !c.Profile.Can(spec.CapLicense) {
 		return
 	}
 

@@ -38,7 +38,7 @@ const clockSkew = 30 * time.Second
 const deployedMaxDevices = 1000
 
 var _ = framework.Area("provisioning", func(c *framework.Ctx) {
-	if c.Name() != spec.Iotistica {
+	if !c.Profile.Can(spec.CapProvisioning) {
 		return
 	}
 

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"path"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -24,26 +25,6 @@ import (
 	"github.com/authconform/authconform/spec"
 	"github.com/authconform/authconform/suites/framework"
 )
-
-// resourceWord names the profile's tenant-scoped resource in spec texts.
-func resourceWord(p spec.ProfileName) string {
-	switch p {
-	case spec.Roboticks:
-		return "devices"
-	case spec.Rigbox:
-		return "workspace"
-	case spec.RequestRocket:
-		return "client"
-	default:
-		return "agent"
-	}
-}
-
-// byIDRefDefined reports whether the profile's per-object path (Own,
-// Foreign, Missing) is ref-defined: the seeds of rigbox, requestrocket and
-// iotistica show only the list (GET /workspaces, /clients, /agents); the
-// roboticks seed shows the organisation and project paths.
-func byIDRefDefined(p spec.ProfileName) bool { return p != spec.Roboticks }
 
 // tokens caches one access token per principal (login costs a password
 // hash); it outlives the specs of one profile.
@@ -56,7 +37,7 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	var cl *framework.Client
 	BeforeEach(func() { cl = c.Client() })
 	t := c.Target()
-	what := resourceWord(c.Name())
+	what := c.Profile.Resources.Word
 	toks := &tokens{m: map[string]string{}}
 
 	// as returns the headers that authenticate p by its default
@@ -115,19 +96,21 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	// object) is conformant too, and the reference's 403 is SHOULD.
 	expectRefused := func(r *framework.Resp, format string, a ...any) {
 		GinkgoHelper()
-		if c.Name() == spec.Iotistica && r.Status == http.StatusNotFound {
+		if c.Profile.Resources.RefusalRefDefined && r.Status == http.StatusNotFound {
 			framework.ShouldNote("%s got 404; the reference answers 403 (ref-defined, SHOULD)", fmt.Sprintf(format, a...))
 			return
 		}
 		Expect(r).To(c.Be403(), fmt.Sprintf(format, a...))
 	}
 	refusal := "403 and the profile's body"
-	if c.Name() == spec.Iotistica {
-		refusal = "403 or 404 (seed 003 gives no status; the reference's 403 and body are SHOULD)"
+	if c.Profile.Resources.RefusalRefDefined {
+		refusal = "403 or 404 (the seed gives no status; the reference's 403 and body are SHOULD)"
 	}
 
 	paths := func() framework.Paths { return c.Paths() }
-	refID := byIDRefDefined(c.Name())
+	// The per-object paths (Own, Foreign, Missing) are ref-defined where
+	// the seed shows only the listing.
+	refID := c.Profile.Resources.ByIDRefDefined
 
 	// TEN-001 ------------------------------------------------------------
 	c.It("TEN-001", fmt.Sprintf("answers the admin of org A on org B's %s with %s, after the outsider (org B) got 200 on that very resource and the admin 200 on its own, because a valid principal must never reach another tenant's objects (OWASP API1)", what, refusal), func() {
@@ -142,9 +125,9 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 		p := paths()
 		admin, outsider := as(t.Principals.Admin, "the admin (org A)"), as(t.Principals.Outsider, "the outsider (org B)")
 		targets := []struct{ path, what string }{{p.Own, "org A's " + what}}
-		if c.Name() == spec.Roboticks {
-			// Seed 000 shows both the organisation's and a project's
-			// devices; the organisation listing is org A's too.
+		if c.Profile.Resources.ProtectedIsOwn {
+			// The seed shows both the organisation's and a project's
+			// resources; the organisation's is org A's too.
 			targets = append(targets, struct{ path, what string }{p.Protected, "org A's organisation devices"})
 		}
 		owner(p.Foreign, outsider, "control: the outsider (org B) on its own org's "+what, refID)
@@ -154,9 +137,9 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 			expectRefused(r, "the outsider (org B) on %s", tg.what)
 		}
 	})
-	if c.Name() != spec.Roboticks {
-		list := map[spec.ProfileName]string{spec.Rigbox: "workspaces", spec.RequestRocket: "clients", spec.Iotistica: "agents"}[c.Name()]
-		foreignID := map[spec.ProfileName]string{spec.Rigbox: t.Resources.OtherWorkspace, spec.RequestRocket: t.Resources.OtherClient, spec.Iotistica: t.Resources.OtherAgent}[c.Name()]
+	if res := c.Profile.Resources; res.Listing {
+		list := path.Base(res.Protected)
+		foreignID := t.Resources.Get(res.ForeignID)
 		c.It("TEN-001", fmt.Sprintf("leaves org B's %s out of the admin's GET %s listing, after the outsider (org B) found it in its own listing, because a listing must not reach another tenant's objects either (OWASP API1; the listing is the seed's resource)", what, list), func() {
 			if foreignID == "" {
 				framework.SkipNotRun("the target file names no %s of the outsider's organisation", what)
@@ -184,7 +167,7 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	})
 
 	// TEN-002 ------------------------------------------------------------
-	if c.Name() == spec.Iotistica {
+	if c.Profile.Can(spec.CapDeviceKeys) {
 		// pair returns two devices for TEN-002, preferring devices other
 		// than the rate-limited one (the rate-limit checks spend its
 		// budget).
