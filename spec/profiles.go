@@ -233,6 +233,10 @@ type ProfileResources struct {
 	// ProtectedIsOwn: Protected itself names the admin's organisation (so
 	// it is org A's resource for the tenancy checks too).
 	ProtectedIsOwn bool `yaml:"protectedIsOwn"`
+	// OwnAdminOnly: the fixture contract keeps Own out of the member's
+	// reach, so where there is no Restricted resource Own stands in for it
+	// (the member gets 403 there).
+	OwnAdminOnly bool `yaml:"ownAdminOnly"`
 	// Fields are the target file's resources.* fields these templates
 	// use, each with the help text of its "missing" error.
 	Fields []ResourceField `yaml:"fields"`

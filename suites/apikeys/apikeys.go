@@ -29,8 +29,7 @@ func restrictedFor(c *framework.Ctx) string {
 	if p := c.Paths().Restricted; p != "" {
 		return p
 	}
-	switch c.Name() {
-	case spec.Rigbox, spec.RequestRocket:
+	if c.Profile.Resources.OwnAdminOnly {
 		return c.Paths().Own
 	}
 	return ""
@@ -123,8 +122,9 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				framework.Info("no key listing (the target file's keyAPI declares none): only resource views are searched for the secret")
 			}
 			views = append(views, view{path: c.Paths().Protected})
-			if name == spec.Iotistica {
-				views = append(views, view{path: "/agents/" + t.Devices[1].UUID})
+			if c.Profile.Can(spec.CapDeviceKeys) && len(t.Devices) > 1 {
+				// The key is a device key: the device resources show it too.
+				views = append(views, view{path: c.DeviceResource(1)})
 			}
 			for _, v := range views {
 				method := http.MethodGet
@@ -191,15 +191,15 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 		})
 	}
 	outsiderRefusal := "403 and the profile's body, not 401 or 404"
-	if name == spec.Iotistica {
-		outsiderRefusal = "403 or 404 (seed 003 gives no status; the reference's 403 and body are SHOULD), not 401"
+	if c.Profile.Resources.RefusalRefDefined {
+		outsiderRefusal = "403 or 404 (the seed gives no status; the reference's 403 and body are SHOULD), not 401"
 	}
 	c.It("KEY-003", "answers the outsider's credential on the admin's resource with "+outsiderRefusal+", where the admin gets 200 on it and the outsider 200 on its own organisation's resource, because the credential is valid and only the permission is missing", func() {
 		own, foreign := c.Paths().Own, c.Paths().Foreign
 		ownerControl(c, cl.Get(own, c.UserHeaders(cl, t.Principals.Admin)), own, "the admin (the resource's owner) on "+own, 200)
 		ownerControl(c, cl.Get(foreign, c.UserHeaders(cl, t.Principals.Outsider)), foreign, "the outsider's credential on its own organisation's resource "+foreign, 200)
 		r := cl.Get(own, c.UserHeaders(cl, t.Principals.Outsider))
-		if c.Name() == spec.Iotistica && r.Status == http.StatusNotFound {
+		if c.Profile.Resources.RefusalRefDefined && r.Status == http.StatusNotFound {
 			// Seed 003 gives no status for another tenant's agent: a 404
 			// that hides it is conformant (as in TEN-001); the
 			// reference's 403 is SHOULD.
@@ -239,7 +239,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				add(ps.Foreign)
 				// Resources the principal's JWT lists are ones it can reach:
 				// the key must reach them too.
-				if list := cl.Get(ps.Protected, byJWT); list.Status == 200 && name == spec.Rigbox {
+				if list := cl.Get(ps.Protected, byJWT); list.Status == 200 && c.Profile.Resources.Listing {
 					for _, id := range listedIDs(list.Body) {
 						add(ps.Protected + "/" + id)
 					}
@@ -269,24 +269,29 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	}
 
 	// KEY-005 ------------------------------------------------------------
-	if name == spec.Iotistica {
+	if c.Profile.Can(spec.CapDeviceKeys) {
 		devKey := framework.Cred(spec.TransportDeviceKey, t.Devices[0].APIKey)
-		for _, ep := range []struct{ method, path string }{
-			{http.MethodGet, "/agents"},
-			{http.MethodGet, "/agents/" + t.Devices[0].UUID},
-			{http.MethodPost, "/provision/keys"},
-			{http.MethodPost, "/auth/api-keys"},
-		} {
+		eps := []struct{ method, path string }{
+			{http.MethodGet, c.Paths().Protected},
+			{http.MethodGet, c.DeviceResource(0)},
+		}
+		if c.Profile.Can(spec.CapProvisioning) {
+			eps = append(eps, struct{ method, path string }{http.MethodPost, "/provision/keys"}) // seed 003's provisioning endpoint
+		}
+		if c.Profile.Keys != nil {
+			eps = append(eps, struct{ method, path string }{http.MethodPost, c.Profile.Keys.Create})
+		}
+		for _, ep := range eps {
 			ep := ep
 			c.It("KEY-005", fmt.Sprintf("should answer a device key on the user/admin endpoint %s %s with 403, where the same key reads its own state and the admin's JWT is served there, because a device credential must not reach operator functions (OWASP API5)", ep.method, ep.path), func() {
 				own := framework.DeviceStatePath(t.Devices[0].UUID)
 				framework.Control(cl.Get(own, devKey), "devices[0]'s key on its own state "+own, 200)
 				req := framework.Req{Method: ep.method, Path: ep.path}
-				switch ep.path {
-				case "/auth/api-keys":
+				switch {
+				case c.Profile.Keys != nil && ep.path == c.Profile.Keys.Create:
 					// seed 003's body of key generation
 					req.JSON = map[string]any{"name": "authconform-device-probe", "agentUuid": t.Devices[0].UUID}
-				case "/provision/keys":
+				case ep.path == "/provision/keys":
 					// seed 003 shows no request body: send an empty object
 					// (as the provisioning checks do), nothing an
 					// implementation may refuse as unknown
@@ -297,7 +302,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				adm.Header = adminHeaders(c, cl)
 				ra := cl.Do(adm)
 				ownerControl(c, ra, ep.path, fmt.Sprintf("the admin's JWT on %s %s", ep.method, ep.path), 200, 201)
-				if ep.path == "/auth/api-keys" {
+				if c.Profile.Keys != nil && ep.path == c.Profile.Keys.Create {
 					// Revoke the device key the control created.
 					if _, id, _ := framework.NewKeyIn(ra.Body, c.Profile.DeviceKeyPrefix, c.Profile.Keys.SecretJSON); id != "" {
 						m := c.KeyMgmt()

@@ -55,7 +55,7 @@ func notFound(status int) bool { return status == 404 || status == 405 }
 // the other seeds show only the lists (rigbox /workspaces, requestrocket
 // /clients, iotistica /agents) and iotistica's device state.
 func refDefinedPath(c *framework.Ctx, path string) bool {
-	if c.Name() == spec.Roboticks {
+	if !c.Profile.Resources.ByIDRefDefined {
 		return false
 	}
 	return strings.HasPrefix(path, c.Paths().Protected+"/")
@@ -88,7 +88,8 @@ func createKey(c *framework.Ctx, cl *framework.Client) newKey {
 	k := c.CreateKey(cl)
 	nk := newKey{Resp: k.Resp, Secret: k.Secret, Field: k.Field, ID: k.ID, Path: c.Paths().Protected, admin: k.Admin, mgmt: k.Mgmt}
 	nk.Header = cl.UserCred(k.Secret)
-	if c.Name() == spec.Iotistica {
+	if c.Profile.UserKeyPrefix == "" && c.Profile.Can(spec.CapDeviceKeys) {
+		// The keys API issues device keys: they authenticate on a device's state.
 		nk.Path = framework.DeviceStatePath(c.Target().Devices[1].UUID)
 		nk.Header = framework.Cred(spec.TransportDeviceKey, k.Secret)
 	}

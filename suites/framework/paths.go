@@ -2,6 +2,7 @@ package framework
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/authconform/authconform/spec"
 )
@@ -44,6 +45,16 @@ func (c *Ctx) Paths() Paths {
 		Missing:      r.Path(r.Missing, t),
 		OutsiderHome: r.Path(r.OutsiderHome, t),
 	}
+}
+
+// DeviceResource is the profile's Own resource template filled for device
+// i of the target file (iotistica: /agents/{uuid}), "" without devices.
+func (c *Ctx) DeviceResource(i int) string {
+	t := c.Target()
+	if i >= len(t.Devices) {
+		return ""
+	}
+	return strings.ReplaceAll(c.Profile.Resources.Own, "{device}", t.Devices[i].UUID)
 }
 
 // DeviceStatePath is iotistica's device control-plane path.

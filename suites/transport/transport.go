@@ -91,6 +91,8 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 
 	subj := subjectOf(c)
 	name := c.Name()
+	// devices: the profile has device keys (a device control plane with its own key header).
+	devices := c.Profile.Can(spec.CapDeviceKeys)
 
 	// ownerWorks is the positive control of every negative assertion on
 	// the subject's resource: the subject's real key by transport tr gets
@@ -123,19 +125,19 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	// /agents/{uuid}) are ref-defined, so there it is a SHOULD part, and a
 	// 404/405 for the admin means the target has no such route.
 	ownSpec := c.It
-	if name != spec.Roboticks {
+	if c.Profile.Resources.ByIDRefDefined {
 		ownSpec = c.ItShould
 	}
 	ownSpec("AUTH-001", "answers a request without credential on a specific protected resource with the same 401 body, because the error dialect does not depend on the route (the admin's credential gets 200 there)", func() {
 		own := c.Paths().Own
 		r := cl.Get(own, adminCred(c, cl, c.Profile.Transports[0]))
-		if name != spec.Roboticks && (r.Status == 404 || r.Status == 405) {
+		if c.Profile.Resources.ByIDRefDefined && (r.Status == 404 || r.Status == 405) {
 			framework.SkipNotApplicable("the target has no per-object resource at the reference's (ref-defined) GET %s: %d", own, r.Status)
 		}
 		framework.Control(r, "the admin's credential on "+own, 200)
 		Expect(cl.Get(own, nil)).To(c.Be401Missing())
 	})
-	if name == spec.Iotistica {
+	if devices {
 		c.It("AUTH-001", "answers a device-state request without X-Device-API-Key with 401 and the profile's error body, because the device control plane speaks the same dialect (the device's own key gets 200 there)", func() {
 			ownerWorks(spec.TransportDeviceKey)
 			Expect(cl.Get(subj.Path, nil)).To(c.Be401Missing())
@@ -178,7 +180,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			expectServed(cl.Get(c.Paths().Protected, adminCred(c, cl, tr)))
 		})
 	}
-	if name == spec.Iotistica {
+	if devices {
 		c.It("AUTH-003", "accepts a device's own API key in X-Device-API-Key on its state with 200, because seed 003 documents that header for devices", func() {
 			expectServed(cl.Get(subj.Path, framework.Cred(spec.TransportDeviceKey, subj.Key)))
 		})
@@ -243,7 +245,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			r := cl.Get(c.Paths().Protected+"?"+param+"="+url.QueryEscape(adminSecret(c, cl)), nil)
 			Expect(r).To(framework.HaveStatus(401, 400))
 		})
-		if name == spec.Iotistica {
+		if devices {
 			c.It("AUTH-007", fmt.Sprintf("should refuse a device key passed only as ?%s= on its state with 401 (or 400: refusing the request outright is stricter), because a query string is not a credential transport", param), func() {
 				ownerWorks(spec.TransportDeviceKey)
 				r := cl.Get(subj.Path+"?"+param+"="+url.QueryEscape(subj.Key), nil)
@@ -261,10 +263,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		t := c.Target()
 		// outsiderPath is a resource the outsider reads: its org's devices
 		// (roboticks), else its own list.
-		outsiderPath := c.Paths().Protected
-		if name == spec.Roboticks {
-			outsiderPath = c.Paths().Foreign
-		}
+		outsiderPath := c.Paths().OutsiderHome
 		creds := func() (admin, outsider string) {
 			if c.Profile.UserKeyPrefix != "" {
 				return t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey
@@ -314,7 +313,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	// credential works on the same resource before (control) and after
 	// ("the server keeps serving", a control too: SPEC.md §4 attribution).
 	credTransports := append([]spec.Transport(nil), c.Profile.Transports...)
-	if name == spec.Iotistica {
+	if devices {
 		credTransports = append(credTransports, spec.TransportDeviceKey)
 	}
 	pathFor := func(tr spec.Transport) string {
