@@ -244,9 +244,20 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		kind = "embedded"
 		prof := spec.ProfileName(f.profile)
 		if prof == "" {
-			prof = spec.Roboticks
-			if scenario == "provision-race" || scenario == "mqtt-connect" {
-				prof = spec.Iotistica
+			// The first built-in profile that can serve the scenario.
+			need := spec.CapLogin
+			switch scenario {
+			case "provision-race":
+				need = spec.CapProvisioning
+			case "mqtt-connect":
+				need = spec.CapMQTT
+			}
+			prof = spec.AllProfiles[0]
+			for _, p := range spec.AllProfiles {
+				if spec.MustGet(p).Can(need) {
+					prof = p
+					break
+				}
 			}
 		}
 		// Not ctx: on an interrupt the reference must keep answering

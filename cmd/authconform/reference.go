@@ -188,23 +188,33 @@ func printHint(w io.Writer, run *reference.Running, targetOut string) {
 	}
 	base := run.URL + p.BasePath
 	fmt.Fprintf(w, "\nHow to call it (%s; %s):\n", p.Name, where)
-	switch p.Name {
-	case spec.Roboticks:
-		k := mask(t.Principals.Admin.APIKey, p.UserKeyPrefix)
-		fmt.Fprintf(w, "  curl -H \"Authorization: Bearer %s\" %s/organizations/acme/devices\n", k, base)
-		fmt.Fprintf(w, "  curl -H \"X-API-Key: %s\" %s/organizations/acme/projects/warehouse/devices\n", k, base)
-		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"<principals.admin.password>\"}' %s/auth/login\n", t.Principals.Admin.Email, base)
-	case spec.Rigbox:
-		fmt.Fprintf(w, "  curl %s/workspaces -H \"Authorization: Bearer %s\"\n", base, mask(t.Principals.Admin.APIKey, p.UserKeyPrefix))
-		fmt.Fprintf(w, "  curl %s/capacity    (public)\n", base)
-	case spec.RequestRocket:
-		fmt.Fprintf(w, "  curl -X GET \"%s/clients\" -H \"Authorization: %s\"\n", base, mask(t.Principals.Admin.APIKey, p.UserKeyPrefix))
-	case spec.Iotistica:
-		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"<principals.admin.password>\"}' %s/auth/login\n", t.Principals.Admin.Email, base)
-		fmt.Fprintf(w, "  curl -H \"Authorization: Bearer <accessToken>\" %s/agents\n", base)
-		if len(t.Devices) > 0 {
-			fmt.Fprintf(w, "  curl -H \"X-Device-API-Key: %s\" %s/device/%s/state\n", mask(t.Devices[0].APIKey, p.DeviceKeyPrefix), base, t.Devices[0].UUID)
+	// Written from the profile's data: its transports, login, public
+	// paths and device keys on its protected resource.
+	protected := p.Resources.Path(p.Resources.Protected, t)
+	if p.UserKeyPrefix != "" {
+		for _, tr := range p.Transports {
+			name, scheme, ok := tr.Header()
+			if !ok {
+				continue
+			}
+			val := mask(t.Principals.Admin.APIKey, p.UserKeyPrefix)
+			if scheme != "" {
+				val = scheme + " " + val
+			}
+			fmt.Fprintf(w, "  curl -H \"%s: %s\" %s%s\n", name, val, base, protected)
 		}
+	}
+	if p.Login != nil {
+		fmt.Fprintf(w, "  curl -X POST -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"<principals.admin.password>\"}' %s%s\n", t.Principals.Admin.Email, base, p.Login.Path)
+		if p.UserKeyPrefix == "" {
+			fmt.Fprintf(w, "  curl -H \"Authorization: Bearer <%s>\" %s%s\n", p.Login.AccessField, base, protected)
+		}
+	}
+	for _, pp := range p.PublicPaths {
+		fmt.Fprintf(w, "  curl %s%s    (public)\n", base, pp)
+	}
+	if p.DeviceKeyPrefix != "" && len(t.Devices) > 0 {
+		fmt.Fprintf(w, "  curl -H \"%s: %s\" %s/device/%s/state\n", p.DeviceKeyHeader, mask(t.Devices[0].APIKey, p.DeviceKeyPrefix), base, t.Devices[0].UUID)
 	}
 	fmt.Fprintln(w)
 }
