@@ -253,7 +253,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	})
 
 	// ---------------------------------------------------------------- JWT-002
-	if c.Name() == spec.Roboticks || c.Name() == spec.Iotistica {
+	if c.Profile.Can(spec.CapLoginDocumented) {
 		c.It("JWT-002", fmt.Sprintf("issues access tokens that expire %d s after issue (exp - iat, and exp - the login response's Date) and announces that lifetime in %q, because the seed promises tokens that expire after one hour", l.Lifetime, l.ExpiresField), func() {
 			t := login(c, cl, admin())
 			m := claims(t.Access)
@@ -293,7 +293,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	}
 
 	// ---------------------------------------------------------------- JWT-004
-	if c.Name() == spec.Iotistica {
+	if c.Profile.Can(spec.CapRS256) {
 		c.It("JWT-004", "answers 401 on an RS256 deployment to an HS256 token signed with the deployment's public key as HMAC secret, while the genuine RS256 token gets 200, because the verifier must not let the token choose the algorithm (RFC 8725 §2.1)", func(ctx SpecContext) {
 			// The deployment's public key: a fresh pair the suite deploys
 			// with, or (an external RS256 target) control.jwtPublicKey
@@ -498,7 +498,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	})
 
 	// ---------------------------------------------------------------- JWT-009
-	if c.Name() == spec.Iotistica {
+	if l.RefreshField != "" {
 		c.It("JWT-009", "answers 401 to a refresh token used as a bearer access token, while the access token of the same login gets 200, because a refresh token is only for the refresh endpoint (RFC 8725 §3.11-12)", func() {
 			t := login(c, cl, admin())
 			framework.ControlOK(t.Refresh != "", "the login response has no refresh token (%q)", l.RefreshField)
@@ -523,7 +523,10 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			expect401(bearerGet(cl, protected(), lic), "license JWT as bearer")
 		})
 	}
-	if c.Name() == spec.Roboticks {
+	// The current access token is what refreshes (bearer-current): an API
+	// key must not be accepted in its place.
+	refreshesCurrent := l.RefreshPath != "" && l.RefreshStyle == spec.RefreshBearerCurrent
+	if refreshesCurrent && c.Profile.UserKeyPrefix != "" {
 		c.It("JWT-009", "answers 401 at the refresh endpoint to the user's API key as the current token, while the user's access token refreshes and the key works on the protected resource, because only an access token may be refreshed and an API key must not mint JWTs (RFC 8725 §3.11-12)", func() {
 			key := admin().APIKey
 			if key == "" {
@@ -571,7 +574,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			Expect(use).To(framework.HaveStatus(http.StatusOK), "the refreshed access token")
 		})
 	}
-	if c.Name() == spec.Roboticks {
+	if refreshesCurrent {
 		c.It("JWT-010", "answers 401 to a refresh with a validly signed access token expired 120 s ago, while the same user's unexpired token refreshes, because the seed requires refreshing before expiry and an expired token must not extend a session", func(ctx SpecContext) {
 			k := signing(ctx)
 			r, _ := refresh(c, k.cl, k.sign(k.tok, noEdit))
@@ -585,7 +588,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}, SpecTimeout(60*time.Second))
 	}
 
-	if c.Name() == spec.Iotistica {
+	if c.Profile.Can(spec.CapRefreshRotation) {
 		// ------------------------------------------------------------ JWT-011
 		c.It("JWT-011", "should answer 401 when a rotated-out refresh token is used again and then also refuse the newest refresh token of that family, because reuse means the token leaked (RFC 9700 §4.14.2)", func() {
 			t0 := login(c, cl, member())
