@@ -85,7 +85,7 @@ type runFlags struct {
 	profile, target, env, labelFilter string
 	image, brokerImage                string
 	junit, jsonOut, html              string
-	expect, writeExpect               string
+	expect, writeExpect, profileFile  string
 	strict, verbose, requireAll, list bool
 	timeout                           time.Duration
 	faults, variants                  stringsFlag
@@ -95,6 +95,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&f.profile, "profile", "all", "profile to check: roboticks, rigbox, requestrocket, iotistica or all (with --target: the target file's profile)")
+	fs.StringVar(&f.profileFile, "profile-file", "", "your own dialect as a profile document (YAML; see docs/PROFILES.md and spec/profiles/*.yaml); the target file then names it in profile:. Needs --target: the embedded reference serves the built-in profiles")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) describing YOUR running implementation; see fixtures/targets/README.md. Without it the embedded reference is checked")
 	fs.StringVar(&f.env, "env", "auto", "where the target runs: auto (embedded; iotistica with the host's mosquitto + plugin when present), embedded (no broker: MQTT checks skip), exec (iotistica with the host's mosquitto), containers (iotistica: reference image + Mosquitto image under Docker; 'make images' builds them), external (--target)")
 	fs.StringVar(&f.image, "image", "", "with --env containers: your iotistica implementation's image instead of the reference image; it is started with the seed's variables (JWT_SECRET, LICENSE_KEY, ...) and the arguments --target-out /tmp/target.yaml, and must write a target file describing its fixtures there (the reference's contract, see fixtures/targets/README.md)")
@@ -120,6 +121,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.timeout <= 0 {
 		return usageErr(stderr, "run", "--timeout %s must be positive, e.g. --timeout 10m", f.timeout)
+	}
+	if f.profileFile != "" {
+		if f.target == "" {
+			return usageErr(stderr, "run", "--profile-file needs --target: the embedded reference serves only the built-in profiles (%s); run your implementation and describe it with --target FILE", strings.Join(spec.Names(), ", "))
+		}
+		if _, err := spec.LoadProfile(f.profileFile); err != nil {
+			return usageErr(stderr, "run", "--profile-file %v", err)
+		}
 	}
 	profiles, err := spec.ParseProfiles(f.profile)
 	if err != nil {
