@@ -81,19 +81,41 @@ var (
 	errNoCredential      = fail(codeMissing, "no credential")
 )
 
-// credentialHeaders are the (canonical) header names credentials reads for
-// profile p: Authorization, then the profile's other transport, if any.
-func credentialHeaders(p spec.ProfileName, f faultSet) []string {
-	headers := []string{"Authorization"}
-	switch p {
-	case spec.Roboticks:
-		if !f.on(FaultRejectAltTransport) {
-			headers = append(headers, "X-Api-Key")
+// credHeader is one header credentials reads, and how.
+type credHeader struct {
+	name   string // canonical header name
+	scheme string // "Bearer", or "" for a raw credential
+	tr     spec.Transport
+	user   bool // a user-credential transport (not the device key)
+}
+
+// credentialHeaders are the headers credentials reads for profile p: the
+// profile's transports in order (under the reject-alt-transport fault only
+// the first), then the device-key header where the profile has device
+// keys. Authorization is read even where no transport uses it, so that a
+// credential sent there is refused, not ignored.
+func credentialHeaders(p *spec.Profile, f faultSet) []credHeader {
+	var hs []credHeader
+	seen := map[string]bool{}
+	for i, tr := range p.Transports {
+		if i > 0 && f.on(FaultRejectAltTransport) {
+			break // DELIBERATE DEFECT: the documented second transport is ignored
 		}
-	case spec.Iotistica:
-		headers = append(headers, "X-Device-Api-Key")
+		name, scheme, ok := tr.Header()
+		if !ok || seen[textproto.CanonicalMIMEHeaderKey(name)] {
+			continue
+		}
+		name = textproto.CanonicalMIMEHeaderKey(name)
+		seen[name] = true
+		hs = append(hs, credHeader{name, scheme, tr, true})
 	}
-	return headers
+	if !seen["Authorization"] {
+		hs = append([]credHeader{{"Authorization", "Bearer", spec.TransportBearer, true}}, hs...)
+	}
+	if p.DeviceKeyPrefix != "" && p.DeviceKeyHeader != "" {
+		hs = append(hs, credHeader{textproto.CanonicalMIMEHeaderKey(p.DeviceKeyHeader), "", spec.TransportDeviceKey, false})
+	}
+	return hs
 }
 
 // credentials collects the credentials of r by the profile's transports
@@ -103,44 +125,33 @@ func (s *Server) credentials(r *http.Request, buf *[2]credential) (creds []crede
 	bad := errInvalidCredential
 	creds = buf[:0]
 	for _, h := range s.credHeaders {
-		vals := r.Header[h] // h is canonical: same as r.Header.Values(h)
+		vals := r.Header[h.name] // h.name is canonical: same as r.Header.Values
 		if len(vals) == 0 {
 			continue
 		}
 		present = true
-		if len(vals) > 1 && !(s.variants.on(VariantFirstHeaderWins) && (h == "Authorization" || h == "X-Api-Key")) {
+		if len(vals) > 1 && !(s.variants.on(VariantFirstHeaderWins) && h.user) {
 			return nil, true, bad // duplicated header: never guess which one counts
 		}
 		// Under first-header-wins (an allowed variant: AUTH-008 is only
-		// SHOULD) the first of two Authorization or X-API-Key headers counts.
+		// SHOULD) the first of two user-credential headers counts.
 		v := vals[0]
-		switch {
-		case h == "Authorization" && s.profile.Name == spec.RequestRocket:
-			if !printableASCII(v) {
-				return nil, true, bad
-			}
-			creds = append(creds, credential{v, spec.TransportRawAuthorization})
-		case h == "Authorization":
+		if h.scheme != "" {
 			tok, ok := bearer(v)
 			if !ok {
 				return nil, true, bad
 			}
-			creds = append(creds, credential{tok, spec.TransportBearer})
-		case h == "X-Api-Key":
-			if !printableASCII(v) {
-				return nil, true, bad
-			}
-			creds = append(creds, credential{v, spec.TransportXAPIKey})
-		case h == "X-Device-Api-Key":
-			if !printableASCII(v) {
-				return nil, true, bad
-			}
-			creds = append(creds, credential{v, spec.TransportDeviceKey})
+			creds = append(creds, credential{tok, h.tr})
+			continue
 		}
+		if !printableASCII(v) {
+			return nil, true, bad
+		}
+		creds = append(creds, credential{v, h.tr})
 	}
 	if len(creds) > 1 {
-		if s.profile.Name == spec.Roboticks && creds[0].value == creds[1].value {
-			return creds[:1], true, nil
+		if creds[0].value == creds[1].value && creds[0].transport != spec.TransportDeviceKey && creds[1].transport != spec.TransportDeviceKey {
+			return creds[:1], true, nil // one key by two documented transports: one principal
 		}
 		return nil, true, bad // two credentials: refuse rather than pick one (AUTH-008)
 	}

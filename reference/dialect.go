@@ -47,29 +47,29 @@ type dialect struct {
 	other func(status int, msg string) map[string]any
 }
 
-func dialectFor(p spec.ProfileName) dialect {
-	switch p {
-	case spec.Roboticks:
-		return dialect{"Could not validate credentials", "Could not validate credentials", "Not enough permissions",
-			`Bearer realm="roboticks"`,
-			func(_ int, msg string) map[string]any { return map[string]any{"detail": msg} }}
-	case spec.Rigbox:
-		return dialect{"Missing Authorization header", "Invalid or expired credential", "You do not have access to this resource",
-			`Bearer realm="rigbox"`,
-			func(_ int, msg string) map[string]any { return map[string]any{"message": msg} }}
-	case spec.RequestRocket:
-		return dialect{"Invalid or missing authentication token", "Invalid or missing authentication token", "Insufficient permissions to access this resource",
-			`Token realm="requestrocket"`,
-			func(st int, msg string) map[string]any {
-				return map[string]any{"error": http.StatusText(st), "message": msg, "status": st}
-			}}
-	default: // iotistica
-		return dialect{"Authentication required", "Invalid or expired credentials", "Insufficient permissions",
-			`Bearer realm="iotistica"`,
-			func(st int, msg string) map[string]any {
-				return map[string]any{"error": http.StatusText(st), "message": msg}
-			}}
-	}
+// dialectFor reads the profile document's reference section: the
+// messages, the challenge and the shape of undocumented errors.
+func dialectFor(p *spec.Profile) dialect {
+	r := p.Reference
+	fields := append([]spec.OtherField(nil), r.OtherError...)
+	return dialect{r.MissingMsg, r.UnauthorizedMsg, r.ForbiddenMsg, r.Challenge,
+		func(st int, msg string) map[string]any {
+			body := make(map[string]any, len(fields))
+			for _, f := range fields {
+				switch f.Value {
+				case "status":
+					body[f.Name] = st
+				case "statusText":
+					body[f.Name] = http.StatusText(st)
+				default: // message
+					body[f.Name] = msg
+				}
+			}
+			if len(body) == 0 {
+				body["message"] = msg
+			}
+			return body
+		}}
 }
 
 // apiError carries a code and a safe message (never a secret).
@@ -125,8 +125,8 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError, retryAfter int) 
 	case codeRateLimited:
 		msg := fmt.Sprintf("Rate limit exceeded. Try again in %d seconds.", retryAfter)
 		body = p.Err429.Render(msg, map[string]int{"retry_after": retryAfter})
-		if s.variants.on(VariantCamelRetryAfter) && p.Name == spec.Iotistica {
-			// Allowed variant: iotistica's 429 body is ref-defined.
+		if s.variants.on(VariantCamelRetryAfter) && p.Err429.RefDefined {
+			// Allowed variant: the 429 body is ref-defined (iotistica).
 			delete(body, "retry_after")
 			body["retryAfter"] = retryAfter
 		}

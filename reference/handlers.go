@@ -24,30 +24,40 @@ const maxHeaderValueForFault = 8 << 10
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	b := s.profile.BasePath
-	switch s.profile.Name {
-	case spec.Roboticks:
-		mux.HandleFunc("POST "+b+"/auth/login", s.open(s.login))
-		mux.HandleFunc("POST "+b+"/auth/refresh", s.open(s.refreshBearer))
+	// Login and refresh as the profile document describes them; the
+	// resources by the reference's resource family (resources.model).
+	if l := s.profile.Login; l != nil && s.profile.Resources.Model != modelAgents {
+		mux.HandleFunc("POST "+b+l.Path, s.open(s.login))
+		switch {
+		case l.RefreshPath == "":
+		case l.RefreshStyle == spec.RefreshBodyToken:
+			mux.HandleFunc("POST "+b+l.RefreshPath, s.open(s.refreshBody))
+		default:
+			mux.HandleFunc("POST "+b+l.RefreshPath, s.open(s.refreshBearer))
+		}
+	}
+	for _, pp := range s.profile.PublicPaths {
+		h := s.publicHandler(pp)
+		if s.faults.on(FaultPublicNeedsAuth) {
+			mux.HandleFunc("GET "+b+pp, s.protect(acceptUsers, func(w http.ResponseWriter, r *http.Request, _ *principal) error { return h(w, r) }))
+		} else {
+			mux.HandleFunc("GET "+b+pp, s.open(h))
+		}
+	}
+	switch s.profile.Resources.Model {
+	case modelOrgProjects:
 		mux.HandleFunc("GET "+b+"/organizations/{org}/devices", s.protect(acceptUsers, s.orgDevices))
 		mux.HandleFunc("GET "+b+"/organizations/{org}/projects/{project}/devices", s.protect(acceptUsers, s.projectDevices))
 		s.keyRoutes(mux)
-	case spec.Rigbox:
-		mux.HandleFunc("POST "+b+"/auth/login", s.open(s.login))
+	case modelWorkspaces:
 		mux.HandleFunc("GET "+b+"/workspaces", s.protect(acceptUsers, s.listWorkspaces))
 		mux.HandleFunc("GET "+b+"/workspaces/{id}", s.protect(acceptUsers, s.getWorkspace))
-		if s.faults.on(FaultPublicNeedsAuth) {
-			mux.HandleFunc("GET "+b+"/capacity", s.protect(acceptUsers, func(w http.ResponseWriter, r *http.Request, _ *principal) error { return s.capacity(w, r) }))
-			mux.HandleFunc("GET "+b+"/templates", s.protect(acceptUsers, func(w http.ResponseWriter, r *http.Request, _ *principal) error { return s.templates(w, r) }))
-		} else {
-			mux.HandleFunc("GET "+b+"/capacity", s.open(s.capacity))
-			mux.HandleFunc("GET "+b+"/templates", s.open(s.templates))
-		}
 		s.keyRoutes(mux)
-	case spec.RequestRocket:
+	case modelClients:
 		mux.HandleFunc("GET "+b+"/clients", s.protect(acceptUsers, s.listClients))
 		mux.HandleFunc("GET "+b+"/clients/{id}", s.protect(acceptUsers, s.getClient))
 		s.keyRoutes(mux)
-	case spec.Iotistica:
+	case modelAgents:
 		s.iotisticaRoutes(mux)
 	}
 	mux.HandleFunc("/", s.open(func(http.ResponseWriter, *http.Request) error { return fail(codeNotFound, "Not Found") }))
@@ -516,6 +526,29 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, pr *princi
 		}
 	}
 	return fail(codeForbidden, "no access to workspace")
+}
+
+// The reference's resource families (a profile document's resources.model).
+const (
+	modelOrgProjects = "org-projects"
+	modelWorkspaces  = "workspaces"
+	modelClients     = "clients"
+	modelAgents      = "agents"
+)
+
+// publicHandler serves a public path: rigbox's capacity and templates,
+// and a small JSON document for any other public path of a profile.
+func (s *Server) publicHandler(path string) func(http.ResponseWriter, *http.Request) error {
+	switch path {
+	case "/capacity":
+		return s.capacity
+	case "/templates":
+		return s.templates
+	}
+	return func(w http.ResponseWriter, _ *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "path": path})
+		return nil
+	}
 }
 
 func (s *Server) capacity(w http.ResponseWriter, _ *http.Request) error {

@@ -83,7 +83,7 @@ type Server struct {
 	lic      licenseState
 	limiter  *ratelimit.Limiter
 	// credHeaders are the headers credentials reads (fixed by profile and faults).
-	credHeaders []string
+	credHeaders []credHeader
 	st          *store
 	fix         *fixtures.Data
 	handler     http.Handler
@@ -127,11 +127,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LimitedKeyWindow <= 0 {
 		cfg.LimitedKeyWindow = fixtures.RateLimitedWindow
 	}
-	s := &Server{cfg: cfg, profile: p, dialect: dialectFor(p.Name), faults: fs, variants: vs, now: cfg.Now, log: cfg.Logger.With("profile", string(p.Name))}
+	s := &Server{cfg: cfg, profile: p, dialect: dialectFor(p), faults: fs, variants: vs, now: cfg.Now, log: cfg.Logger.With("profile", string(p.Name))}
 	if s.keys, err = jwtKeysFromEnv(cfg.Env); err != nil {
 		return nil, err
 	}
-	if p.Name == spec.Iotistica {
+	if p.Can(spec.CapLicense) {
 		if s.lic, err = loadLicense(cfg.Env, cfg.Now, fs.on(FaultLicenseUnchecked)); err != nil {
 			return nil, err
 		}
@@ -144,11 +144,11 @@ func New(cfg Config) (*Server, error) {
 	if s.fix, err = fixtures.For(p.Name); err != nil {
 		return nil, err
 	}
-	s.credHeaders = credentialHeaders(p.Name, fs)
+	s.credHeaders = credentialHeaders(p, fs)
 	s.st = s.load(s.fix)
 	s.handler = s.routes()
 	attrs := []any{"jwtAlg", s.keys.alg, "faults", strings.Join(cfg.Faults, ",")}
-	if p.Name == spec.Iotistica {
+	if p.Can(spec.CapLicense) {
 		l, restricted := s.license()
 		attrs = append(attrs, "licenseRestricted", restricted, "maxDevices", l.maxDevices)
 		if restricted {
@@ -253,10 +253,10 @@ func (s *Server) Target(baseURL string) *spec.Target {
 			t.Control.JWTPrivateKey, t.Control.JWTPublicKey = s.keys.privPEM, s.keys.pubPEM
 		}
 	}
-	if s.profile.Name == spec.Iotistica {
+	if s.profile.Can(spec.CapLicense) {
 		t.Control.LicenseToken = s.lic.token
 	}
-	if s.variants.on(VariantAltKeyPaths) && s.profile.Name != spec.Iotistica {
+	if s.variants.on(VariantAltKeyPaths) && s.profile.UserKeyPrefix != "" {
 		t.KeyAPI = altKeyAPI()
 	}
 	return t
