@@ -104,7 +104,11 @@ func check(tg Target, fix *spec.Target, o Options, filter string, dl time.Time) 
 	// only catches a child that hangs anyway.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", "-test.count=1")
+	self, err := os.Executable()
+	if err != nil {
+		self = os.Args[0]
+	}
+	cmd := exec.CommandContext(ctx, self, "-test.run=^$", "-test.count=1")
 	cmd.Env = append(childEnviron(), env...)
 	out := &tail{max: maxChildOutput}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -116,7 +120,7 @@ func check(tg Target, fix *spec.Target, o Options, filter string, dl time.Time) 
 			runErr = fmt.Errorf("killed after %s: %w", timeout+time.Minute, runErr)
 		}
 		return nil, nil, fmt.Errorf("authconformtest: the suite's child process (%s) left no result (%v); is authconformtest linked into this test binary? its output ends:\n%s",
-			os.Args[0], runErr, spec.Mask(out.String(), fix.Secrets()))
+			self, runErr, spec.Mask(out.String(), fix.Secrets()))
 	}
 	var res childResult
 	if err := json.Unmarshal(b, &res); err != nil {
