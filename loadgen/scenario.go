@@ -112,15 +112,17 @@ func (c cred) target(e *env, method string, frag string) vegeta.Target {
 	return vegeta.Target{Method: method, URL: u, Header: h}
 }
 
-// transportHeader returns the header name and value for a credential.
+// transportHeader returns the header name and value for a credential by
+// transport t (spec.Transport.Header: custom header transports too).
 func transportHeader(t spec.Transport, key string) (string, string) {
-	switch t {
-	case spec.TransportXAPIKey:
-		return "X-API-Key", key
-	case spec.TransportRawAuthorization:
-		return "Authorization", key
+	name, scheme, ok := t.Header()
+	if !ok {
+		return "Authorization", "Bearer " + key
 	}
-	return "Authorization", "Bearer " + key
+	if scheme != "" {
+		return name, scheme + " " + key
+	}
+	return name, key
 }
 
 type principal struct {

@@ -79,7 +79,8 @@ func runReference(args []string, stdout, stderr io.Writer) int {
 // runReferenceCtx serves until ctx is done, SIGINT or SIGTERM.
 func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reference", flag.ContinueOnError)
-	profile := fs.String("profile", "", "profile to serve: "+strings.Join(spec.Names(), ", ")+" (required)")
+	profile := fs.String("profile", "", "profile to serve: "+strings.Join(spec.Names(), ", ")+" (required unless --profile-file)")
+	profileFile := fs.String("profile-file", "", "serve this profile document instead of a built-in profile (docs/PROFILES.md); its resources.model picks the reference's resource family")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks a free port)")
 	targetOut := fs.String("target-out", "", "write a target file describing this instance (JSON if it ends in .json, else YAML; mode 0600)")
 	rateLimit := fs.Int("rate-limit", 0, fmt.Sprintf("requests per --rate-window for ordinary keys and users (default %d)", reference.DefaultRateLimit))
@@ -102,8 +103,18 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 	if fs.NArg() > 0 {
 		return usageErr(stderr, "reference", "unexpected argument %q; all options are flags, see --help", fs.Arg(0))
 	}
+	if *profileFile != "" {
+		p, err := spec.LoadProfile(*profileFile)
+		if err != nil {
+			return usageErr(stderr, "reference", "--profile-file %v", err)
+		}
+		if *profile != "" && *profile != string(p.Name) {
+			return usageErr(stderr, "reference", "--profile %s but the profile file is %s; drop --profile", *profile, p.Name)
+		}
+		*profile = string(p.Name)
+	}
 	if *profile == "" {
-		return usageErr(stderr, "reference", "--profile is required; use one of %s", strings.Join(spec.Names(), ", "))
+		return usageErr(stderr, "reference", "--profile is required; use one of %s (or --profile-file FILE)", strings.Join(spec.Names(), ", "))
 	}
 	if _, err := spec.Get(spec.ProfileName(*profile)); err != nil {
 		return usageErr(stderr, "reference", "--profile %q is unknown; use one of %s", *profile, strings.Join(spec.Names(), ", "))

@@ -95,7 +95,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&f.profile, "profile", "all", "profile to check: roboticks, rigbox, requestrocket, iotistica or all (with --target: the target file's profile)")
-	fs.StringVar(&f.profileFile, "profile-file", "", "your own dialect as a profile document (YAML; see docs/PROFILES.md and spec/profiles/*.yaml); the target file then names it in profile:. Needs --target: the embedded reference serves the built-in profiles")
+	fs.StringVar(&f.profileFile, "profile-file", "", "your own dialect as a profile document (YAML; see docs/PROFILES.md and spec/profiles/*.yaml): with --target the target file names it in profile:, without it the embedded reference serves it")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) describing YOUR running implementation; see fixtures/targets/README.md. Without it the embedded reference is checked")
 	fs.StringVar(&f.env, "env", "auto", "where the target runs: auto (embedded; iotistica with the host's mosquitto + plugin when present), embedded (no broker: MQTT checks skip), exec (iotistica with the host's mosquitto), containers (iotistica: reference image + Mosquitto image under Docker; 'make images' builds them), external (--target)")
 	fs.StringVar(&f.image, "image", "", "with --env containers: your iotistica implementation's image instead of the reference image; it is started with the seed's variables (JWT_SECRET, LICENSE_KEY, ...) and the arguments --target-out /tmp/target.yaml, and must write a target file describing its fixtures there (the reference's contract, see fixtures/targets/README.md)")
@@ -123,11 +123,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "run", "--timeout %s must be positive, e.g. --timeout 10m", f.timeout)
 	}
 	if f.profileFile != "" {
-		if f.target == "" {
-			return usageErr(stderr, "run", "--profile-file needs --target: the embedded reference serves only the built-in profiles (%s); run your implementation and describe it with --target FILE", strings.Join(spec.Names(), ", "))
-		}
-		if _, err := spec.LoadProfile(f.profileFile); err != nil {
+		p, err := spec.LoadProfile(f.profileFile)
+		if err != nil {
 			return usageErr(stderr, "run", "--profile-file %v", err)
+		}
+		// Without --target the embedded reference serves the document.
+		if f.target == "" && f.profile == "all" {
+			f.profile = string(p.Name)
 		}
 	}
 	profiles, err := spec.ParseProfiles(f.profile)

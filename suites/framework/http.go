@@ -127,21 +127,18 @@ func (cl *Client) AddSecret(s ...string) {
 	}
 }
 
-// Cred returns the headers carrying cred by transport tr.
+// Cred returns the headers carrying cred by transport tr (the header and
+// scheme the transport names: spec.Transport.Header).
 func Cred(tr spec.Transport, cred string) http.Header {
-	h := http.Header{}
-	switch tr {
-	case spec.TransportBearer:
-		h.Set("Authorization", "Bearer "+cred)
-	case spec.TransportXAPIKey:
-		h.Set("X-API-Key", cred)
-	case spec.TransportRawAuthorization:
-		h.Set("Authorization", cred)
-	case spec.TransportDeviceKey:
-		h.Set("X-Device-API-Key", cred)
-	default:
-		panic("framework: unknown transport " + string(tr))
+	name, scheme, ok := tr.Header()
+	if !ok {
+		panic("framework: unknown transport " + string(tr)) // profiles are validated on load
 	}
+	if scheme != "" {
+		cred = scheme + " " + cred
+	}
+	h := http.Header{}
+	h.Set(name, cred)
 	return h
 }
 

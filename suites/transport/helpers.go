@@ -103,17 +103,14 @@ func adminSecret(c *framework.Ctx, cl *framework.Client) string {
 // headerName returns the request header carrying a credential by tr and the
 // text that precedes the credential in its value.
 func headerName(tr spec.Transport) (name, valuePrefix string) {
-	switch tr {
-	case spec.TransportBearer:
-		return "Authorization", "Bearer "
-	case spec.TransportRawAuthorization:
-		return "Authorization", ""
-	case spec.TransportXAPIKey:
-		return "X-API-Key", ""
-	case spec.TransportDeviceKey:
-		return "X-Device-API-Key", ""
+	name, scheme, ok := tr.Header()
+	if !ok {
+		panic("transport: unknown transport " + string(tr)) // profiles are validated on load
 	}
-	panic("transport: unknown transport " + string(tr))
+	if scheme != "" {
+		return name, scheme + " "
+	}
+	return name, ""
 }
 
 // probeResult is what a hostile raw request got back.
