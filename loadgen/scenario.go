@@ -135,20 +135,18 @@ func principals(t *spec.Target) []principal {
 }
 
 // resourceFor is a protected resource a principal's user credential may
-// read, per profile.
+// read: the profile's protected resource, and for the outsider its own
+// (resources.outsiderHome).
 func resourceFor(t *spec.Target, name string) string {
-	switch t.Profile {
-	case spec.Roboticks:
-		if name == "outsider" {
-			return "/organizations/" + t.Resources.OtherOrg + "/devices"
-		}
-		return "/organizations/" + t.Resources.Org + "/devices"
-	case spec.Rigbox:
-		return "/workspaces"
-	case spec.RequestRocket:
-		return "/clients"
+	p, err := spec.Get(t.Profile)
+	if err != nil {
+		return "/"
 	}
-	return "/agents"
+	r := &p.Resources
+	if name == "outsider" {
+		return r.Path(r.OutsiderHome, t)
+	}
+	return r.Path(r.Protected, t)
 }
 
 // userKeyCreds returns every (principal key × transport) credential, or

@@ -71,31 +71,65 @@ const (
 	FaultLicenseFeaturesIgnored    = "license-features-ignored"
 )
 
+// The profiles in which a fault is observable follow from the profiles'
+// data (fields and capabilities), never from their names.
 var (
-	allProfiles = spec.AllProfiles
-	withLogin   = []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}
-	iot         = []spec.ProfileName{spec.Iotistica}
-	robo        = []spec.ProfileName{spec.Roboticks}
+	allProfiles = where(func(*spec.Profile) bool { return true })
+	withLogin   = where(can(spec.CapLogin))
+	// twoTransports: a documented second user transport to ignore.
+	twoTransports = where(func(p *spec.Profile) bool { return p.UserKeyPrefix != "" && len(p.Transports) > 1 })
+	// refreshCurrent: the current access token refreshes (bearer-current).
+	refreshCurrent = where(func(p *spec.Profile) bool {
+		return p.Login != nil && p.Login.RefreshPath != "" && p.Login.RefreshStyle == spec.RefreshBearerCurrent
+	})
+	withPublic     = where(can(spec.CapPublicEndpoints))
+	withKeyListing = where(func(p *spec.Profile) bool { return p.Can(spec.CapKeysAPI) && p.Keys != nil && p.Keys.List != "" })
+	// withInnerACL: a resource of the principal's own organisation the
+	// member may not reach (a restricted project, or the admin's own
+	// workspace or client).
+	withInnerACL     = where(func(p *spec.Profile) bool { return p.Resources.Restricted != "" || p.Resources.OwnAdminOnly })
+	withLoginKeys    = where(func(p *spec.Profile) bool { return p.Can(spec.CapLogin) && p.Can(spec.CapUserKeys) })
+	withRefresh      = where(can(spec.CapRefresh))
+	withRS256        = where(can(spec.CapRS256))
+	withDevices      = where(can(spec.CapDeviceKeys))
+	withProvisioning = where(can(spec.CapProvisioning))
+	withLicense      = where(can(spec.CapLicense))
+	withMQTT         = where(can(spec.CapMQTT))
 )
 
+// where lists the built-in profiles for which pred holds.
+func where(pred func(*spec.Profile) bool) []spec.ProfileName {
+	var out []spec.ProfileName
+	for _, n := range spec.AllProfiles {
+		if pred(spec.MustGet(n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func can(c spec.Capability) func(*spec.Profile) bool {
+	return func(p *spec.Profile) bool { return p.Can(c) }
+}
+
 var faultRegistry = []FaultInfo{
-	{FaultRejectAltTransport, "AUTH-003", "roboticks: the documented X-API-Key header is ignored (only Authorization: Bearer works)", []string{"AUTH-004", "AUTH-008", "AUTH-009"}, robo, false},
+	{FaultRejectAltTransport, "AUTH-003", "roboticks: the documented X-API-Key header is ignored (only Authorization: Bearer works)", []string{"AUTH-004", "AUTH-008", "AUTH-009"}, twoTransports, false},
 	{FaultKeyPrefixMatch, "AUTH-004", "API and device keys are matched on their first 16 characters after the prefix only: truncated, extended and case-flipped keys are accepted", nil, allProfiles, false},
 	{FaultWrongErrorBody, "AUTH-001", "a request without any credential gets 401 with {\"error\":\"unauthorized\"} instead of the profile's body", nil, allProfiles, false},
 	{FaultPanicOnLongHeader, "AUTH-009", "a header value longer than 8 KiB makes the handler panic (recovered as 500)", nil, allProfiles, false},
-	{FaultPublicNeedsAuth, "AUTH-010", "rigbox: /api/capacity and /api/templates demand a credential", nil, []spec.ProfileName{spec.Rigbox}, false},
-	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}, false},
+	{FaultPublicNeedsAuth, "AUTH-010", "the public endpoints (rigbox: /api/capacity and /api/templates) demand a credential", nil, withPublic, false},
+	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, withKeyListing, false},
 	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003"}, allProfiles, false},
-	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}, false},
-	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox}, false},
+	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, withInnerACL, false},
+	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, withLoginKeys, false},
 	{FaultLoginUserOracle, "JWT-001", "login with an unknown email answers 404 instead of the wrong-password 401", nil, withLogin, false},
 	{FaultWrongTokenLifetime, "JWT-002", "issued access tokens live 7200 s while 3600 is announced", nil, withLogin, false},
 	{FaultAcceptAlgNone, "JWT-003", "access tokens with alg none/None/NONE are accepted without a signature", nil, withLogin, false},
-	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, iot, false},
+	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, withRS256, false},
 	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg and a non-empty signature) is not verified", []string{"JWT-008", "JWT-013"}, withLogin, false},
 	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin, false},
-	{FaultRefreshAcceptsAccessToken, "JWT-009", "the refresh endpoint takes the wrong token type: iotistica accepts an access token as refreshToken, roboticks accepts an API key as the current token", nil, []spec.ProfileName{spec.Roboticks, spec.Iotistica}, false},
-	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, robo, false},
+	{FaultRefreshAcceptsAccessToken, "JWT-009", "the refresh endpoint takes the wrong token type: iotistica accepts an access token as refreshToken, roboticks accepts an API key as the current token", nil, withRefresh, false},
+	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, refreshCurrent, false},
 	{FaultNoRateLimitHeaders, "RATE-001", "authenticated responses carry no X-RateLimit-* headers", []string{"RATE-002", "RATE-003"}, allProfiles, false},
 	{FaultRemainingOffByOne, "RATE-002", "X-RateLimit-Remaining is one too low and reaches -1 on the last admitted request", nil, allProfiles, false},
 	{FaultRateLimitWrongBody, "RATE-003", "429 answers {\"error\":\"rate limited\"} instead of the profile's body", nil, allProfiles, false},
@@ -114,23 +148,23 @@ var faultRegistry = []FaultInfo{
 		Inconclusive: true,
 	},
 	{FaultLeakCrossTenant, "TEN-001", "organisation boundaries are not checked: a principal reaches another org's devices, projects, workspaces, clients and agents", nil, allProfiles, false},
-	{FaultDeviceStateAnyKey, "TEN-002", "iotistica: GET /device/{uuid}/state accepts any valid device key", nil, iot, false},
-	{FaultMemberCanProvision, "PROV-001", "iotistica: members may create provisioning keys", nil, iot, false},
-	{FaultProvisionedKeyInactive, "PROV-002", "iotistica: the apiKey returned by /provision/agent is stored inactive and gets 401", nil, iot, false},
-	{FaultReusableProvisioningKey, "PROV-003", "iotistica: provisioning keys are not deleted after use", []string{"PROV-004"}, iot, false},
-	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, iot, false},
-	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, iot, false},
-	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, iot, false},
-	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007"}, iot, false},
-	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, iot, false},
-	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, iot, false},
-	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, iot, false},
+	{FaultDeviceStateAnyKey, "TEN-002", "iotistica: GET /device/{uuid}/state accepts any valid device key", nil, withDevices, false},
+	{FaultMemberCanProvision, "PROV-001", "iotistica: members may create provisioning keys", nil, withProvisioning, false},
+	{FaultProvisionedKeyInactive, "PROV-002", "iotistica: the apiKey returned by /provision/agent is stored inactive and gets 401", nil, withProvisioning, false},
+	{FaultReusableProvisioningKey, "PROV-003", "iotistica: provisioning keys are not deleted after use", []string{"PROV-004"}, withProvisioning, false},
+	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, withProvisioning, false},
+	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, withProvisioning, false},
+	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, withProvisioning, false},
+	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007"}, withMQTT, false},
+	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, withMQTT, false},
+	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, withMQTT, false},
+	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, withMQTT, false},
 	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", nil, nil, false},
-	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, iot, false},
-	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", []string{"LIC-002"}, iot, false},
-	{FaultLicenseLimitRacy, "LIC-002", "iotistica: the device count is checked, the lock released, then the device inserted: parallel registrations exceed maxDevices", nil, iot, false},
-	{FaultLicenseUnchecked, "LIC-003", "iotistica: the license is decoded without verifying signature or expiry; no license means unlimited", nil, iot, false},
-	{FaultLicenseFeaturesIgnored, "LIC-004", "iotistica: premium endpoints ignore the license's feature flags (restricted mode still applies)", nil, iot, false},
+	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, withMQTT, false},
+	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", []string{"LIC-002"}, withLicense, false},
+	{FaultLicenseLimitRacy, "LIC-002", "iotistica: the device count is checked, the lock released, then the device inserted: parallel registrations exceed maxDevices", nil, withLicense, false},
+	{FaultLicenseUnchecked, "LIC-003", "iotistica: the license is decoded without verifying signature or expiry; no license means unlimited", nil, withLicense, false},
+	{FaultLicenseFeaturesIgnored, "LIC-004", "iotistica: premium endpoints ignore the license's feature flags (restricted mode still applies)", nil, withLicense, false},
 }
 
 // Faults returns the fault registry sorted by name.

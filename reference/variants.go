@@ -37,12 +37,12 @@ const (
 var ErrUnknownVariant = errors.New("reference: unknown variant")
 
 var variantRegistry = []VariantInfo{
-	{VariantZeroLeeway, "JWTs are refused the second they expire (no leeway: RFC 7519 §4.1.4 only says MAY)", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}, nil},
+	{VariantZeroLeeway, "JWTs are refused the second they expire (no leeway: RFC 7519 §4.1.4 only says MAY)", withLogin, nil},
 	{VariantExtraErrorFields, "every error body carries an extra field \"statusCode\" (extra fields are allowed)", spec.AllProfiles, nil},
 	{VariantHeaderLimit16k, "a request whose header block exceeds 16 KiB gets 431 and the connection is closed", spec.AllProfiles, nil},
 	{VariantFirstHeaderWins, "of two Authorization (or X-API-Key) headers the first is served (AUTH-008 is only SHOULD)", spec.AllProfiles, []string{"AUTH-008"}},
-	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}, nil},
-	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", []spec.ProfileName{spec.Iotistica}, []string{"RATE-003"}},
+	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", where(func(p *spec.Profile) bool { return p.UserKeyPrefix != "" && p.Keys != nil }), nil},
+	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", where(func(p *spec.Profile) bool { return p.Err401Missing.RefDefined && p.Err429.RefDefined }), []string{"RATE-003"}},
 }
 
 // Variants returns the variant registry sorted by name.

@@ -42,7 +42,7 @@ type loadFlags struct {
 	duration, timeout, lateAfter    time.Duration
 	connections, workers, maxWorker int
 	quiet                           bool
-	startAt                         string
+	startAt, profileFile            string
 	engine                          string
 	faults                          stringsFlag
 	thresholds                      thresholdsFlag
@@ -112,7 +112,8 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxWorker, "max-workers", 0, "maximum attacker workers of the vegeta engine (0: unlimited)")
 	fs.StringVar(&f.engine, "engine", loadgen.EngineAuto, "who sends the requests: fast (authconform's open-loop HTTP/1.1 client: key-*, jwt-verify, login, ratelimit on http:// targets), vegeta (vegeta's attacker: every scenario), or auto (fast where it can)")
 	fs.StringVar(&f.target, "target", "", "target file (YAML/JSON) of YOUR implementation; default: the embedded reference")
-	fs.StringVar(&f.profile, "profile", "", "profile of the embedded reference (default roboticks; iotistica for provision-race and mqtt-connect)")
+	fs.StringVar(&f.profile, "profile", "", "profile of the embedded reference (default: the first built-in profile that can serve the scenario)")
+	fs.StringVar(&f.profileFile, "profile-file", "", "a profile document (docs/PROFILES.md): the embedded reference serves it, or --target's file names it")
 	fs.StringVar(&f.jsonOut, "json", "", "write the JSON report (vegeta's shape plus p999, asked_rate, slip, late) to this file ('-': stdout, the text report then goes to stderr)")
 	fs.StringVar(&f.results, "results", "", "write vegeta binary results (readable by 'vegeta report' and 'authconform report') to this file ('-': stdout, the text report then goes to stderr)")
 	fs.StringVar(&f.html, "html", "", "write vegeta's HTML latency plot to this file")
@@ -213,6 +214,15 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	textOut, err := stdoutUse(stdout, stderr, map[string]string{"json": f.jsonOut, "results": f.results, "html": f.html})
 	if err != nil {
 		return bad("%v", err)
+	}
+	if f.profileFile != "" {
+		p, err := spec.LoadProfile(f.profileFile)
+		if err != nil {
+			return bad("--profile-file %v", err)
+		}
+		if f.profile == "" && f.target == "" {
+			f.profile = string(p.Name)
+		}
 	}
 	if f.profile != "" {
 		if _, err := spec.Get(spec.ProfileName(f.profile)); err != nil {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/authconform/authconform/spec"
 	"io"
 	"math"
 	"net"
@@ -219,7 +220,7 @@ func startReference(bin string) (string, func(), error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "reference", "--profile", "iotistica", "--addr", addr, "--log-level", "warn")
+	cmd := exec.Command(bin, "reference", "--profile", string(mqttProfile()), "--addr", addr, "--log-level", "warn")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -309,4 +310,15 @@ func revoke(url, token, agent string) error {
 		}
 	}
 	return fmt.Errorf("no key listed for agent %s", agent)
+}
+
+// mqttProfile is the first built-in profile whose devices authenticate at
+// an MQTT broker.
+func mqttProfile() spec.ProfileName {
+	for _, n := range spec.AllProfiles {
+		if spec.MustGet(n).Can(spec.CapMQTT) {
+			return n
+		}
+	}
+	return spec.AllProfiles[len(spec.AllProfiles)-1]
 }

@@ -45,7 +45,7 @@ func main() {
 	body := flag.String("body", "", "internal: file with the bare handler's answer")
 	targetOut := flag.String("target-out", "", "internal: where the reference child writes its target file")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the reference child to this file")
-	profile := flag.String("profile", "roboticks", "profile of the reference")
+	profile := flag.String("profile", string(spec.AllProfiles[0]), "profile of the reference")
 	p99 := flag.Duration("p99", 10*time.Millisecond, "p99 bound of a sustainable rate")
 	step := flag.Duration("step", 2*time.Second, "duration of each search step")
 	fixed := flag.Float64("fixed", 0, "fixed rate (req/s) at which both p99s and server CPU per request are reported (0: half of the lower max sustainable rate)")
@@ -536,15 +536,10 @@ func benchRun(c benchConfig, t, bt *spec.Target, ref, bare *child, body []byte) 
 // profile's protected resource.
 func sampleRequest(t *spec.Target) (*http.Request, error) {
 	p := spec.MustGet(t.Profile)
-	rel := "/workspaces"
-	switch t.Profile {
-	case spec.Roboticks:
-		rel = "/organizations/" + t.Resources.Org + "/devices"
-	case spec.RequestRocket:
-		rel = "/clients"
-	case spec.Iotistica:
-		return nil, fmt.Errorf("bench: -profile iotistica has no user API keys; use roboticks, rigbox or requestrocket")
+	if p.UserKeyPrefix == "" {
+		return nil, fmt.Errorf("bench: -profile %s has no user API keys; use a profile with userKeyPrefix (%s)", t.Profile, strings.Join(spec.Names(), ", "))
 	}
+	rel := p.Resources.Path(p.Resources.Protected, t)
 	req, err := http.NewRequest(http.MethodGet, p.URL(t.BaseURL, rel), nil)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 // a listed check that fails or is error is reported as an expected failure
 // and does not count against the verdict.
 type Expectation struct {
-	// Profile and Check name the check ("roboticks", "JWT-003").
+	// Profile and Check name the check (a profile name and an ID such as JWT-003).
 	Profile string `yaml:"profile" json:"profile"`
 	Check   string `yaml:"check" json:"check"`
 	// Spec, when set, narrows the waiver: a failing spec's text must
