@@ -275,7 +275,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		// read as a dead target); the deferred Close ends it.
 		run, err := reference.Start(context.Background(), reference.Config{Profile: prof, Faults: f.faults, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "127.0.0.1:0")
 		if err != nil {
-			fmt.Fprintf(stderr, "authconform load: starting the embedded reference: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "authconform load: starting the embedded reference: %s\n", spec.OneLine(err.Error()))
 			return exitFail
 		}
 		defer run.Close()
@@ -349,7 +349,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, loadgen.ErrUsage) {
 			return bad("%s", strings.TrimPrefix(spec.Mask(err.Error(), target.Secrets()), loadgen.ErrUsage.Error()+": "))
 		}
-		fmt.Fprintf(stderr, "authconform load: %s\n", oneLine(spec.Mask(err.Error(), target.Secrets())))
+		fmt.Fprintf(stderr, "authconform load: %s\n", spec.OneLine(spec.Mask(err.Error(), target.Secrets())))
 		return exitFail
 	}
 	return finishReport(rep, err, f.jsonOut, f.thresholds, base, tol, target.Secrets(), textOut, stdout, stderr, "load")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/authconform/authconform/spec"
 	"io"
 	"os"
 	"runtime/debug"
@@ -133,7 +134,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code
 		return exitOK, false
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "authconform %s: %s; run 'authconform %s --help'\n", fs.Name(), oneLine(err.Error()), fs.Name())
+		fmt.Fprintf(stderr, "authconform %s: %s; run 'authconform %s --help'\n", fs.Name(), spec.OneLine(err.Error()), fs.Name())
 		return exitUsage, false
 	}
 	return 0, true
@@ -141,11 +142,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code
 
 // usageErr prints a one-line usage error and returns exitUsage.
 func usageErr(stderr io.Writer, cmd, format string, a ...any) int {
-	fmt.Fprintf(stderr, "authconform %s: %s\n", cmd, oneLine(fmt.Sprintf(format, a...)))
+	fmt.Fprintf(stderr, "authconform %s: %s\n", cmd, spec.OneLine(fmt.Sprintf(format, a...)))
 	return exitUsage
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // stringsFlag is a repeatable string flag (--fault A --fault B).
 type stringsFlag []string

@@ -161,7 +161,7 @@ func faultTable() string {
 	var b strings.Builder
 	b.WriteString("| check | fault (`--fault`) | defect |\n|---|---|---|\n")
 	for _, f := range fs {
-		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", f.Check, f.Name, strings.ReplaceAll(oneLine(f.Description), "|", `\|`))
+		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", f.Check, f.Name, strings.ReplaceAll(spec.OneLine(f.Description), "|", `\|`))
 	}
 	return b.String()
 }

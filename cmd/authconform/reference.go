@@ -162,7 +162,7 @@ func runReferenceCtx(parent context.Context, args []string, stdout, stderr io.Wr
 		if errors.Is(err, reference.ErrListen) {
 			return usageErr(stderr, "reference", "--addr %q: %v; choose a free HOST:PORT (port 0 picks one)", *addr, err)
 		}
-		fmt.Fprintf(stderr, "authconform reference: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "authconform reference: %s\n", spec.OneLine(err.Error()))
 		return exitFail
 	}
 	if *targetOut != "" {

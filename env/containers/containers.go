@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authconform/authconform/spec"
 	"os"
 	"sort"
 	"strconv"
@@ -94,7 +95,7 @@ func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 	Configure()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: docker: %v", ErrUnavailable, oneLine(err))
+		return nil, fmt.Errorf("%w: docker: %v", ErrUnavailable, spec.OneLine(err.Error()))
 	}
 	return cli, nil
 }
@@ -110,7 +111,7 @@ func DockerAvailable(ctx context.Context) error {
 	}
 	defer cli.Close()
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("%w: docker engine does not answer: %s", ErrUnavailable, oneLine(err))
+		return fmt.Errorf("%w: docker engine does not answer: %s", ErrUnavailable, spec.OneLine(err.Error()))
 	}
 	return nil
 }
@@ -141,7 +142,7 @@ func Cleanup(ctx context.Context) (int, error) {
 	f := make(client.Filters).Add("label", LabelRun)
 	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return 0, fmt.Errorf("containers: cleanup: list containers: %s", oneLine(err))
+		return 0, fmt.Errorf("containers: cleanup: list containers: %s", spec.OneLine(err.Error()))
 	}
 	removed := 0
 	var errs []string
@@ -150,21 +151,21 @@ func Cleanup(ctx context.Context) (int, error) {
 			continue
 		}
 		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, oneLine(err))
+			errs = append(errs, spec.OneLine(err.Error()))
 			continue
 		}
 		removed++
 	}
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
-		return removed, fmt.Errorf("containers: cleanup: list networks: %s", oneLine(err))
+		return removed, fmt.Errorf("containers: cleanup: list networks: %s", spec.OneLine(err.Error()))
 	}
 	for _, n := range ns.Items {
 		if !stale(n.Labels) {
 			continue
 		}
 		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-			errs = append(errs, oneLine(err))
+			errs = append(errs, spec.OneLine(err.Error()))
 			continue
 		}
 		removed++
@@ -203,7 +204,7 @@ func NewNetwork(ctx context.Context) (*Network, error) {
 	Configure()
 	n, err := tcnetwork.New(ctx, tcnetwork.WithLabels(Labels(nil)))
 	if err != nil {
-		return nil, fmt.Errorf("containers: create network: %s", oneLine(err))
+		return nil, fmt.Errorf("containers: create network: %s", spec.OneLine(err.Error()))
 	}
 	return &Network{n}, nil
 }
@@ -304,5 +305,3 @@ func MosquittoConfig(c BrokerConfig) string {
 
 // ReadyLog matches the line Mosquitto prints once it accepts clients.
 const ReadyLog = `mosquitto version [0-9.]+ running`
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

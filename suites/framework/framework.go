@@ -12,7 +12,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -61,16 +60,6 @@ func Area(name string, build func(c *Ctx)) bool {
 	}
 	areas = append(areas, areaBuilder{name, build})
 	return true
-}
-
-// RegisteredAreas lists the areas linked into this binary.
-func RegisteredAreas() []string {
-	var out []string
-	for _, a := range areas {
-		out = append(out, a.name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Build declares the Ginkgo tree: one container per context (profile), one
@@ -124,19 +113,6 @@ func (c *Ctx) It(id, text string, args ...any) bool {
 func (c *Ctx) ItShould(id, text string, args ...any) bool {
 	ch := c.check(id)
 	return It(text, append([]any{Offset(1), c.labels(ch, spec.SHOULD)}, c.guard(ch, args)...)...)
-}
-
-// DescribeCheck declares a container of specs for one check (for Ordered
-// flows); its specs use plain It and inherit the labels. When the
-// environment lacks what the check needs, a single skipping spec stands in
-// for the container.
-func (c *Ctx) DescribeCheck(id, text string, args ...any) bool {
-	ch := c.check(id)
-	labels := c.labels(ch, ch.LevelFor(c.Name()))
-	if skip := c.missing(ch); skip != "" {
-		return It(text, Offset(1), labels, func() { SkipNotRun("%s", skip) })
-	}
-	return Describe(text, append([]any{Offset(1), labels}, args...)...)
 }
 
 func (c *Ctx) check(id string) spec.Check {
@@ -232,15 +208,4 @@ func CheckIDOf(labels []string) string {
 		}
 	}
 	return ""
-}
-
-// DeclaredChecks returns the IDs declared by Build for the given contexts.
-func DeclaredChecks(ctxs []*Ctx) map[string]bool {
-	out := map[string]bool{}
-	for _, c := range ctxs {
-		for id := range c.used {
-			out[id] = true
-		}
-	}
-	return out
 }

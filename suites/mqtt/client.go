@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	packets5 "github.com/eclipse/paho.golang/packets"
@@ -274,5 +273,3 @@ func publishPacket(topic string, payload []byte, retain bool) []byte {
 	_ = pp.Write(&b)
 	return b.Bytes()
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -315,7 +315,7 @@ func control(addr string, d spec.Device, when string) {
 func controlCreds(addr string, cr Creds, what string) {
 	GinkgoHelper()
 	out := Connect(addr, cr)
-	framework.ControlOK(out.Accepted, "%s must get CONNACK 0 (see MQTT-001); got %s", what, oneLine(out.String()))
+	framework.ControlOK(out.Accepted, "%s must get CONNACK 0 (see MQTT-001); got %s", what, spec.OneLine(out.String()))
 }
 
 // expectRefused is MQTT-002's assertion on one refused CONNECT: never

@@ -27,6 +27,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/authconform/authconform/env/containers"
+	"github.com/authconform/authconform/spec"
 )
 
 // Defaults, matching ci/images/mosquitto.
@@ -134,7 +135,7 @@ func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCust
 	}
 	for _, o := range opts {
 		if err := o.Customize(&req); err != nil {
-			return nil, fmt.Errorf("mosquitto container %s: option: %s", image, oneLine(err))
+			return nil, fmt.Errorf("mosquitto container %s: option: %s", image, spec.OneLine(err.Error()))
 		}
 	}
 	req.Labels = containers.Labels(req.Labels)
@@ -144,15 +145,15 @@ func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCust
 		c = &Container{Container: tc, Config: conf}
 	}
 	if err != nil {
-		return c, fmt.Errorf("mosquitto container %s: %s%s", image, oneLine(err), logTail(ctx, tc))
+		return c, fmt.Errorf("mosquitto container %s: %s%s", image, spec.OneLine(err.Error()), logTail(ctx, tc))
 	}
 	host, err := tc.Host(ctx)
 	if err != nil {
-		return c, fmt.Errorf("mosquitto container: host: %s", oneLine(err))
+		return c, fmt.Errorf("mosquitto container: host: %s", spec.OneLine(err.Error()))
 	}
 	mp, err := tc.MappedPort(ctx, DefaultPort)
 	if err != nil {
-		return c, fmt.Errorf("mosquitto container: mapped port: %s", oneLine(err))
+		return c, fmt.Errorf("mosquitto container: mapped port: %s", spec.OneLine(err.Error()))
 	}
 	c.Address = "tcp://" + net.JoinHostPort(host, mp.Port())
 	return c, nil
@@ -191,5 +192,3 @@ func logTail(ctx context.Context, c testcontainers.Container) string {
 	}
 	return "; last log lines: " + strings.Join(lines, " | ")
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -127,7 +127,7 @@ func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCust
 	}
 	for _, o := range opts {
 		if err := o.Customize(&req); err != nil {
-			return nil, fmt.Errorf("reference container %s: option: %s", image, oneLine(err))
+			return nil, fmt.Errorf("reference container %s: option: %s", image, spec.OneLine(err.Error()))
 		}
 	}
 	req.Labels = containers.Labels(req.Labels)
@@ -137,31 +137,31 @@ func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCust
 		c = &Container{Container: tc}
 	}
 	if err != nil {
-		return c, fmt.Errorf("reference container %s: %s%s", image, oneLine(err), logTail(ctx, tc))
+		return c, fmt.Errorf("reference container %s: %s%s", image, spec.OneLine(err.Error()), logTail(ctx, tc))
 	}
 	host, err := tc.Host(ctx)
 	if err != nil {
-		return c, fmt.Errorf("reference container: host: %s", oneLine(err))
+		return c, fmt.Errorf("reference container: host: %s", spec.OneLine(err.Error()))
 	}
 	mp, err := tc.MappedPort(ctx, s.port)
 	if err != nil {
-		return c, fmt.Errorf("reference container: mapped port: %s", oneLine(err))
+		return c, fmt.Errorf("reference container: mapped port: %s", spec.OneLine(err.Error()))
 	}
 	c.URL = "http://" + net.JoinHostPort(host, mp.Port())
 	if s.readTarget {
 		rc, err := tc.CopyFileFromContainer(ctx, TargetPath)
 		if err != nil {
-			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, oneLine(err))
+			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, spec.OneLine(err.Error()))
 		}
 		// The image may be the user's: bound what is read of its file.
 		b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 		rc.Close()
 		if err != nil {
-			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, oneLine(err))
+			return c, fmt.Errorf("reference container: read %s: %s", TargetPath, spec.OneLine(err.Error()))
 		}
 		t, err := spec.ParseTarget(b)
 		if err != nil {
-			return c, fmt.Errorf("reference container: target file: %s", oneLine(err))
+			return c, fmt.Errorf("reference container: target file: %s", spec.OneLine(err.Error()))
 		}
 		t.BaseURL = c.URL
 		c.Target = t
@@ -195,5 +195,3 @@ func logTail(ctx context.Context, c testcontainers.Container) string {
 	}
 	return "; last log lines: " + strings.Join(lines, " | ")
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
