@@ -44,6 +44,14 @@ func TestRunContainers(t *testing.T) {
 	if r.Env != "containers" {
 		t.Errorf("report env %q, want containers", r.Env)
 	}
+	// testcontainers' own log lines (🐳 Creating container …) stay out of
+	// the progress output unless --verbose.
+	for _, line := range strings.Split(out+errOut, "\n") {
+		if strings.Contains(line, "🐳") || strings.Contains(line, "Container started") || strings.Contains(line, "Creating container") {
+			t.Errorf("testcontainers log line in the output without --verbose: %s", line)
+			break
+		}
+	}
 
 	js = filepath.Join(t.TempDir(), "failopen.json")
 	code, out, errOut = cli(t, "run", "--profile", "iotistica", "--env", "containers", "--fault", "mqtt-fail-open", "--label-filter", "area:mqtt", "--json", js)
