@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dunglas/httpsfv"
+
+	"github.com/authconform/authconform/reference/ratelimit"
 	"github.com/authconform/authconform/spec"
 )
 
@@ -259,7 +262,14 @@ func (s *Server) rateLimit(w http.ResponseWriter, pr *principal) bool {
 		if s.faults.on(FaultRemainingOffByOne) && d.Allowed {
 			rem-- // DELIBERATE DEFECT
 		}
-		setRateLimitHeaders(w.Header(), d.Limit, rem, d.ResetUnix())
+		reset := d.ResetUnix()
+		if s.faults.on(FaultResetDeltaSeconds) {
+			reset = int64(d.RetryAfter(s.now())) // DELIBERATE DEFECT: a delay, not a Unix time
+		}
+		setRateLimitHeaders(w.Header(), d.Limit, rem, reset)
+		if s.variants.on(VariantDraftRateLimit) {
+			setDraftRateLimitHeaders(w.Header(), d, rem, window, s.now())
+		}
 	}
 	if !d.Allowed {
 		s.writeError(w, fail(codeRateLimited, "rate limited"), d.RetryAfter(s.now()))
@@ -291,6 +301,27 @@ func setRateLimitHeaders(h http.Header, limit, remaining int, reset int64) {
 	h[canonRateLimit] = vs[0:1:1]
 	h[canonRateRemaining] = vs[1:2:2]
 	h[canonRateReset] = vs[2:3:3]
+}
+
+// setDraftRateLimitHeaders sets the draft-ietf-httpapi-ratelimit-headers-12
+// fields for one policy "default" (variant draft-ratelimit-headers):
+// RateLimit-Policy with the quota q and the window w in whole seconds,
+// RateLimit with the remaining r and the seconds t until the reset (the
+// same moment as Retry-After on a 429). Serialised by httpsfv, the
+// library the suite parses them with.
+func setDraftRateLimitHeaders(h http.Header, d ratelimit.Decision, remaining int, window time.Duration, now time.Time) {
+	pp := httpsfv.NewParams()
+	pp.Add("q", int64(d.Limit))
+	pp.Add("w", int64(max((window+time.Second-1)/time.Second, 1)))
+	rp := httpsfv.NewParams()
+	rp.Add("r", int64(max(remaining, 0)))
+	rp.Add("t", int64(d.RetryAfter(now)))
+	if v, err := httpsfv.Marshal(httpsfv.List{httpsfv.Item{Value: "default", Params: pp}}); err == nil {
+		h.Set(spec.HeaderDraftRateLimitPolicy, v)
+	}
+	if v, err := httpsfv.Marshal(httpsfv.List{httpsfv.Item{Value: "default", Params: rp}}); err == nil {
+		h.Set(spec.HeaderDraftRateLimit, v)
+	}
 }
 
 // handlerFunc is an authenticated handler; it returns an error to render.

@@ -71,6 +71,12 @@ const (
 	FaultLicenseFeaturesIgnored    = "license-features-ignored"
 )
 
+// Fault names of the rate-limit checks of catalogue v2 (a block of their
+// own, so that other areas' v2 faults merge without realignment).
+const (
+	FaultResetDeltaSeconds = "reset-delta-seconds" // RATE-009
+)
+
 // The profiles in which a fault is observable follow from the profiles'
 // data (fields and capabilities), never from their names.
 var (
@@ -136,6 +142,8 @@ var faultRegistry = []FaultInfo{
 	{FaultGlobalRateLimit, "RATE-004", "once any key is exhausted, every key is refused until that window ends", nil, allProfiles, false},
 	{FaultRacyRateLimiter, "RATE-005", "the limiter reads the count, yields, then writes it back: parallel requests over-admit", nil, allProfiles, false},
 	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers (later checks using the same key fail too)", []string{"RATE-002", "RATE-005", "RATE-007"}, allProfiles, false},
+	// Rate limiting, catalogue v2.
+	{FaultResetDeltaSeconds, "RATE-009", "X-RateLimit-Reset is the seconds until the window resets instead of the Unix time (roboticks' seed 000 says Unix timestamp)", []string{"RATE-001", "RATE-002"}, where(can(spec.CapResetDocumented)), false},
 	// Control-breaking (Inconclusive): the fixture principals' own,
 	// unrestricted credentials run out of budget, so every check whose
 	// positive controls use them must be error, never failed.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,6 +121,10 @@ var faultProbes = map[string]faultProbe{
 	}},
 	FaultNoRateLimitHeaders: {spec.Roboticks, nil, func(e *env) bool {
 		return e.get(e.protected(), e.adminCred()).h.Get(spec.HeaderRateRemaining) == ""
+	}},
+	FaultResetDeltaSeconds: {spec.Roboticks, nil, func(e *env) bool {
+		reset, err := strconv.ParseInt(e.get(e.protected(), e.key(e.tg.RateLimited.APIKey)).h.Get(spec.HeaderRateReset), 10, 64)
+		return err == nil && reset < 366*24*3600 // a delay, not a Unix time
 	}},
 	FaultRemainingOffByOne: {spec.Roboticks, nil, func(e *env) bool {
 		return e.get(e.protected(), e.key(e.tg.RateLimited.APIKey)).h.Get(spec.HeaderRateRemaining) != "9"

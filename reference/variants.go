@@ -31,6 +31,8 @@ const (
 	VariantFirstHeaderWins  = "first-header-wins"
 	VariantAltKeyPaths      = "alt-key-paths"
 	VariantCamelRetryAfter  = "camel-retry-after"
+	// VariantDraftRateLimit also sends the draft-12 RateLimit fields.
+	VariantDraftRateLimit = "draft-ratelimit-headers"
 )
 
 // ErrUnknownVariant is returned for a variant name not in the registry.
@@ -43,6 +45,7 @@ var variantRegistry = []VariantInfo{
 	{VariantFirstHeaderWins, "of two Authorization (or X-API-Key) headers the first is served (AUTH-008 is only SHOULD)", spec.AllProfiles, []string{"AUTH-008"}},
 	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", where(func(p *spec.Profile) bool { return p.UserKeyPrefix != "" && p.Keys != nil }), nil},
 	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", where(func(p *spec.Profile) bool { return p.Err401Missing.RefDefined && p.Err429.RefDefined }), []string{"RATE-003"}},
+	{VariantDraftRateLimit, "besides X-RateLimit-*, every rate-limited response carries draft-ietf-httpapi-ratelimit-headers-12 RateLimit-Policy: \"default\";q=LIMIT;w=WINDOW and RateLimit: \"default\";r=REMAINING;t=SECONDS", spec.AllProfiles, nil},
 }
 
 // Variants returns the variant registry sorted by name.

@@ -158,6 +158,11 @@ type Profile struct {
 	// RateLimitRefDefined is true where the seed does not document rate
 	// limiting and the reference defines it (levels drop to SHOULD).
 	RateLimitRefDefined bool `yaml:"rateLimitRefDefined"`
+	// RateLimitReset is what X-RateLimit-Reset means where the vendor
+	// document says so (roboticks, seed 000: "Unix timestamp when limit
+	// resets"); "" where no document says (RATE-009 then only classifies
+	// it, INFO).
+	RateLimitReset ResetFormat `yaml:"rateLimitReset"`
 
 	// Resources are the protected resources the checks send requests to.
 	Resources ProfileResources `yaml:"resources"`
@@ -248,6 +253,19 @@ type ResourceField struct {
 	Help string `yaml:"help"` // e.g. "the ID of a workspace of the admin"
 }
 
+// ResetFormat is a reading of X-RateLimit-Reset.
+type ResetFormat string
+
+// Readings of X-RateLimit-Reset.
+const (
+	ResetEpoch    ResetFormat = "epoch"     // Unix time in seconds of the refill
+	ResetDelta    ResetFormat = "delta"     // seconds from the response until the refill
+	ResetHTTPDate ResetFormat = "http-date" // an HTTP-date (RFC 9110 §5.6.7) of the refill
+)
+
+// ResetFormats lists the readings a profile's rateLimitReset may name.
+var ResetFormats = []ResetFormat{ResetEpoch, ResetDelta, ResetHTTPDate}
+
 // Capability is something a profile can do that a check requires.
 type Capability string
 
@@ -265,6 +283,7 @@ const (
 	CapPublicEndpoints Capability = "publicEndpoints" // derived: publicPaths
 	CapRS256           Capability = "rs256"           // derived: jwtAlgs has RS256
 	CapRateLimitSeeded Capability = "rateLimitSeeded" // derived: rateLimitRefDefined false
+	CapResetDocumented Capability = "resetDocumented" // derived: rateLimitReset set (the vendor document says what Reset means)
 	CapKeysAPI         Capability = "keysAPI"         // listed: self-service key creation and listing at keys.*
 	CapMQTT            Capability = "mqtt"            // listed: an MQTT broker authenticates devices against the API
 	CapLicense         Capability = "license"         // listed: a signed license limits devices and features
@@ -274,7 +293,7 @@ const (
 var listedCapabilities = []Capability{CapKeysAPI, CapMQTT, CapLicense}
 
 // derivedCapabilities are computed from fields.
-var derivedCapabilities = []Capability{CapLogin, CapLoginDocumented, CapRefresh, CapRefreshRotation, CapBearer, CapUserKeys, CapDeviceKeys, CapProvisioning, CapPublicEndpoints, CapRS256, CapRateLimitSeeded}
+var derivedCapabilities = []Capability{CapLogin, CapLoginDocumented, CapRefresh, CapRefreshRotation, CapBearer, CapUserKeys, CapDeviceKeys, CapProvisioning, CapPublicEndpoints, CapRS256, CapRateLimitSeeded, CapResetDocumented}
 
 // KnownCapability reports whether c is a capability name.
 func KnownCapability(c Capability) bool {
@@ -306,6 +325,8 @@ func (p *Profile) Can(c Capability) bool {
 		return slices.Contains(p.JWTAlgs, "RS256")
 	case CapRateLimitSeeded:
 		return !p.RateLimitRefDefined
+	case CapResetDocumented:
+		return p.RateLimitReset != ""
 	}
 	return slices.Contains(p.Capabilities, c)
 }
@@ -335,6 +356,11 @@ const (
 	HeaderRateRemaining = "X-RateLimit-Remaining"
 	HeaderRateReset     = "X-RateLimit-Reset" // unix seconds
 	HeaderRetryAfter    = "Retry-After"       // seconds
+	// HeaderDraftRateLimit and HeaderDraftRateLimitPolicy are the fields
+	// of draft-ietf-httpapi-ratelimit-headers-12 (Structured Fields
+	// Lists), which a target may send besides or instead of X-RateLimit-*.
+	HeaderDraftRateLimit       = "RateLimit"
+	HeaderDraftRateLimitPolicy = "RateLimit-Policy"
 )
 
 // Has reports whether the profile accepts transport t for user credentials.

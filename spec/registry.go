@@ -270,6 +270,9 @@ func (p *Profile) Validate() error {
 			return bad(eb.field, "missing; give the body's fields, e.g. fields: [{name: message, kind: string}]")
 		}
 	}
+	if p.RateLimitReset != "" && !slices.Contains(ResetFormats, p.RateLimitReset) {
+		return bad("rateLimitReset", fmt.Sprintf("%q is not a reading of X-RateLimit-Reset; use one of %v, or omit it when the vendor document does not say", p.RateLimitReset, ResetFormats))
+	}
 	for i, c := range p.Capabilities {
 		f := fmt.Sprintf("capabilities[%d]", i)
 		switch {

@@ -20,6 +20,7 @@ import (
 // read.
 type obs struct {
 	resp *framework.Resp
+	sent time.Time // when the request was sent
 	at   time.Time // when the response arrived
 	// hasHeaders is true when all three X-RateLimit-* headers are present
 	// and integral; the values below are valid only then.
@@ -107,6 +108,15 @@ type ledger struct {
 	// ever is true once the suite saw the key admitted at all (it is a
 	// valid key with a budget: the positive control of RATE-006).
 	ever bool
+	// window is the key's window length; admittedAt holds the arrival
+	// times of the key's admitted requests of the last three windows
+	// (RATE-010 counts them per window length).
+	window     time.Duration
+	admittedAt []time.Time
+	// refill is the last refill the suite observed (awaitRefill): RATE-009
+	// and RATE-010 read the one RATE-006 waits for instead of waiting for
+	// another window.
+	refill *refill
 }
 
 func (l *ledger) note(o obs) {
@@ -116,6 +126,16 @@ func (l *ledger) note(o obs) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ever = l.ever || o.ok()
+	if o.ok() {
+		keep := 0
+		for _, t := range l.admittedAt {
+			if o.at.Sub(t) < 3*l.window {
+				l.admittedAt[keep] = t
+				keep++
+			}
+		}
+		l.admittedAt = append(l.admittedAt[:keep], o.at)
+	}
 	if !o.windowed() {
 		return
 	}
@@ -136,6 +156,21 @@ func (l *ledger) spent(reset int64) int {
 		return 0
 	}
 	return l.admitted
+}
+
+// admittedTimes returns the arrival times of the key's admitted requests of
+// the last three windows, oldest first.
+func (l *ledger) admittedTimes() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.admittedAt...)
+}
+
+// lastRefill returns the last refill observed in this run, nil if none.
+func (l *ledger) lastRefill() *refill {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refill
 }
 
 // everAdmitted reports whether the suite saw the key admitted in this run.
@@ -161,6 +196,9 @@ func limitedKey(c *framework.Ctx, cl *framework.Client, led *ledger) *keyed {
 	GinkgoHelper()
 	rl := c.Target().RateLimited
 	k := &keyed{c: c, cl: cl, limit: rl.Limit, window: rl.Window.D(), led: led}
+	led.mu.Lock()
+	led.window = k.window
+	led.mu.Unlock()
 	switch {
 	case c.Profile.UserKeyPrefix != "" && strings.HasPrefix(rl.APIKey, c.Profile.UserKeyPrefix):
 		k.req = framework.Req{Method: http.MethodGet, Path: c.Paths().Protected, Header: cl.UserCred(rl.APIKey)}
@@ -184,11 +222,12 @@ func limitedKey(c *framework.Ctx, cl *framework.Client, led *ledger) *keyed {
 
 // try sends one request without recording it (polls and races).
 func (k *keyed) try(ctx context.Context, cl *framework.Client) (obs, error) {
+	sent := time.Now()
 	r, err := cl.Try(ctx, k.req)
 	if err != nil {
 		return obs{}, err
 	}
-	o := obs{resp: r, at: time.Now()}
+	o := obs{resp: r, sent: sent, at: time.Now()}
 	var herr error
 	o.limit, o.remaining, o.reset, herr = rateHeaders(r.Header)
 	o.hasHeaders = herr == nil
@@ -277,6 +316,64 @@ func (k *keyed) freshWindow(ctx context.Context) obs {
 	}
 	AddReportEntry("exchange", fresh.resp.Exchange, ReportEntryVisibilityNever)
 	return fresh
+}
+
+// refill is one observed refill of the exhausted key: the refused
+// requests while it was exhausted and the first response of its next
+// window. The refill happened after the last refused request was sent
+// and before the first admitted response arrived.
+type refill struct {
+	refused []obs // 429s of the exhausted window, oldest first (at least one)
+	first   obs   // the first response of the next window (2xx)
+}
+
+// lo and hi bound the moment of the refill.
+func (r *refill) lo() time.Time { return r.refused[len(r.refused)-1].sent }
+func (r *refill) hi() time.Time { return r.first.at }
+
+// awaitRefill polls the exhausted key (ex is a 429 of it) until the first
+// 2xx of its next window, or a response whose X-RateLimit-Reset lies
+// beyond ex's (then returned as next, with ok true, but recorded as a
+// refill only when admitted). Requests of the exhausted window get 429 and
+// spend nothing. It reports false when the timeout passed first.
+func (k *keyed) awaitRefill(ctx context.Context, ex obs, timeout time.Duration) (next obs, ok bool) {
+	rf := &refill{refused: []obs{ex}}
+	ok = waitFor(ctx, timeout, func() bool {
+		o, err := k.try(ctx, k.cl)
+		if err != nil {
+			return false
+		}
+		if (ex.windowed() && o.windowed() && o.reset > ex.reset) || o.ok() {
+			next = o
+			return true
+		}
+		if o.limited() {
+			rf.refused = append(rf.refused, o)
+		}
+		return false
+	})
+	if ok && next.ok() {
+		rf.first = next
+		k.led.mu.Lock()
+		k.led.refill = rf
+		k.led.mu.Unlock()
+	}
+	return next, ok
+}
+
+// observeRefill drives the key to 429 and waits for its next window: the
+// refill RATE-009 and RATE-010 read when no earlier spec observed one. A
+// window that never ends is error here (RATE-006 owns it).
+func (k *keyed) observeRefill(ctx context.Context) *refill {
+	GinkgoHelper()
+	ex := k.exhaustFrom(ctx, k.send(ctx))
+	wait := 2*k.window + 5*time.Second
+	next, ok := k.awaitRefill(ctx, ex, wait)
+	if !ok || !next.ok() {
+		framework.Inconclusive("waited %s in vain for the exhausted rate-limited key to be admitted again (RATE-006 reports that)\n%s", wait, ex.resp.Exchange)
+	}
+	AddReportEntry("exchange", next.resp.Exchange, ReportEntryVisibilityNever)
+	return k.led.lastRefill()
 }
 
 // needBudget ends the spec as error when the first request of a new

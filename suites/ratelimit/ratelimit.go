@@ -94,6 +94,28 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		checkHeaders(c, o.resp)
 	}, timeout())
 
+	// ---------------------------------------------------------------- RATE-008
+	c.It("RATE-008", "should send the draft-12 RateLimit and RateLimit-Policy fields, where it sends them at all, as Structured Fields Lists of policies (RateLimit: r, optional t; RateLimit-Policy: q, optional w; non-negative Integers) that agree with X-RateLimit-Limit, -Remaining and -Reset of the same response, because a client may read either family (draft-ietf-httpapi-ratelimit-headers-12, RFC 9651); which family the target uses is INFO", func(ctx SpecContext) {
+		k.need()
+		h, path := other()
+		adminSent := time.Now()
+		admin := framework.Control(cl.Get(path, h), "the admin on a resource it may read", http.StatusOK)
+		adminAt := time.Now()
+		key := k.send(ctx)
+		for _, r := range []struct {
+			what     string
+			resp     *framework.Resp
+			sent, at time.Time
+		}{{"the admin's 200", admin, adminSent, adminAt}, {fmt.Sprintf("the rate-limited key's %d", key.resp.Status), key.resp, key.sent, key.at}} {
+			framework.Info("%s carries %s", r.what, rateFamily(r.resp.Header))
+			problem, notes := checkDraftHeaders(r.resp.Header, r.sent, r.at)
+			for _, n := range notes {
+				framework.Info("%s: %s", r.what, n)
+			}
+			Expect(problem).To(BeEmpty(), "%s\n%s", r.what, r.resp.Exchange)
+		}
+	}, timeout())
+
 	// ---------------------------------------------------------------- RATE-002
 	c.It("RATE-002", "counts one window of the rate-limited key exactly: Limit stays at the key's limit, Remaining starts at Limit-1 and falls by exactly 1 per request to 0 and never below, Reset stays put and lies in the future, because clients rely on these numbers to pace themselves (seed 000)", func(ctx SpecContext) {
 		k.need()
@@ -208,25 +230,113 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		// The next window begins with the first response whose Reset lies
 		// beyond the exhausted one's or, without headers, with the first
 		// 2xx (requests of the exhausted window get 429 and spend nothing).
-		var next obs
 		wait := 2*k.window + 5*time.Second
-		ok := waitFor(ctx, wait, func() bool {
-			o, err := k.try(ctx, k.cl)
-			if err != nil {
-				return false
-			}
-			if (ex.windowed() && o.windowed() && o.reset > ex.reset) || o.ok() {
-				next = o
-				return true
-			}
-			return false
-		})
+		next, ok := k.awaitRefill(ctx, ex, wait)
 		Expect(ok).To(BeTrue(), "waited %s for the window after the exhausted one (X-RateLimit-Reset %d) to admit the key again\n%s", wait, ex.reset, ex.resp.Exchange)
 		AddReportEntry("exchange", next.resp.Exchange, ReportEntryVisibilityNever)
 		Expect(next.resp).To(framework.HaveStatus(http.StatusOK), "the first request after the window reset")
 		for i := 2; i <= k.limit; i++ {
 			o := k.send(ctx)
 			Expect(o.ok()).To(BeTrue(), "request %d of %d of the new window must be admitted\n%s", i, k.limit, o.resp.Exchange)
+		}
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-009
+	// RATE-009 and RATE-010 read the refill RATE-006 has just waited for
+	// (the window before it exhausted, the next one spent in a row) and
+	// wait for one of their own only when no spec observed one.
+	refillFor := func(ctx context.Context) *refill {
+		GinkgoHelper()
+		if r := k.led.lastRefill(); r != nil {
+			return r
+		}
+		return k.observeRefill(ctx)
+	}
+	c.It("RATE-009", "reads X-RateLimit-Reset of the exhausted rate-limited key against the refill actually observed (its first admitted request after the 429s): Unix seconds, Unix milliseconds, seconds from the response, or an HTTP-date; where the vendor document says what Reset means (roboticks, seed 000: \"Unix timestamp when limit resets\") it must be that, because clients compute their wait from it; elsewhere the reading is INFO", func(ctx SpecContext) {
+		k.need()
+		r := refillFor(ctx)
+		// The Reset to read: the last 429's (closest to the refill), else
+		// that of the last admitted response of the window: the 429
+		// itself may carry the body only (RATE-001 notes it).
+		var from *obs
+		for i := len(r.refused) - 1; i >= 0 && from == nil; i-- {
+			if len(r.refused[i].resp.Header.Values(spec.HeaderRateReset)) > 0 {
+				from = &r.refused[i]
+			}
+		}
+		if from == nil {
+			framework.SkipNotApplicable("the rate-limited key's 429s carry no %s (RATE-001 reports a missing header), so there is nothing to read against the refill", spec.HeaderRateReset)
+		}
+		vs := from.resp.Header.Values(spec.HeaderRateReset)
+		AddReportEntry("exchange", from.resp.Exchange, ReportEntryVisibilityNever)
+		AddReportEntry("exchange", r.first.resp.Exchange, ReportEntryVisibilityNever)
+		Expect(vs).To(HaveLen(1), "one %s header\n%s", spec.HeaderRateReset, from.resp.Exchange)
+		f, why := classifyReset(vs[0], from.sent, from.at, r.lo(), r.hi())
+		reading := string(f)
+		if f == "" {
+			reading = "unclassified: " + why
+		}
+		framework.Info("%s %q (on a 429 sent %s) reads as %s; refill observed between %s (last 429 sent) and %s (first 2xx received)", spec.HeaderRateReset, vs[0], stamp(from.sent), reading, stamp(r.lo()), stamp(r.hi()))
+		if want := c.Profile.RateLimitReset; want != "" {
+			Expect(f).To(Equal(want), "%s %q must be %s (%s): it reads as %s\n%s\n%s", spec.HeaderRateReset, vs[0], want, c.Profile.Seed, reading, from.resp.Exchange, r.first.resp.Exchange)
+		}
+	}, timeout())
+	c.ItShould("RATE-009", "should send on every 429 of the exhausted rate-limited key a Retry-After that parses as delay-seconds or an HTTP-date, and that is at least 1 s where the refill is less than a second away, because Retry-After: 0 sends a client straight back into the limit (RFC 9110 §10.2.3, RFC 6585 §4)", func(ctx SpecContext) {
+		k.need()
+		r := refillFor(ctx)
+		with, subSecond := 0, 0
+		for _, o := range r.refused {
+			vs := o.resp.Header.Values(spec.HeaderRetryAfter)
+			if len(vs) == 0 {
+				continue
+			}
+			with++
+			Expect(vs).To(HaveLen(1), "one Retry-After header\n%s", o.resp.Exchange)
+			d, ok := retryAfterDelay(vs[0], o.at)
+			Expect(ok).To(BeTrue(), "Retry-After %q must be delay-seconds or an HTTP-date (RFC 9110 §10.2.3)\n%s", vs[0], o.resp.Exchange)
+			// The refill came no later than r.hi(): a 429 sent within
+			// the last second before that had less than a second to wait.
+			if r.hi().Sub(o.sent) < time.Second {
+				subSecond++
+				Expect(d).To(BeNumerically(">=", 1), "Retry-After %q on a 429 sent %s, under a second before the refill (by %s): a client would retry at once\n%s", vs[0], stamp(o.sent), stamp(r.hi()), o.resp.Exchange)
+			}
+		}
+		if with == 0 {
+			framework.SkipNotApplicable("the rate-limited key's 429s carry no Retry-After (RATE-003 reports that)")
+		}
+		if subSecond == 0 {
+			framework.Inconclusive("no 429 with Retry-After was sent within the last second before the refill (last one sent %s, refill by %s): the machine stalled", stamp(r.lo()), stamp(r.hi()))
+		}
+		framework.Info("%d 429s carried Retry-After, %d of them under a second before the refill", with, subSecond)
+	}, timeout())
+
+	// ---------------------------------------------------------------- RATE-010
+	c.It("RATE-010", "reports the most admitted requests of the rate-limited key within one window length around a window boundary: the window before the boundary spent, then the next one spent in a row right after the refill (a fixed window admits up to twice the limit there, a sliding window or token bucket the limit); INFO, because the seeds give no algorithm", func(ctx SpecContext) {
+		k.need()
+		r := k.led.lastRefill()
+		if r == nil || time.Since(r.hi()) > k.window/2 {
+			r = k.observeRefill(ctx)
+		}
+		// Spend the rest of the new window at once (RATE-006 has spent it
+		// already when it ran just before: then this is one 429).
+		for i := 0; i <= 2*k.limit; i++ {
+			if o := k.send(ctx); !o.ok() {
+				break
+			}
+		}
+		n, from := mostWithin(k.led.admittedTimes(), k.window)
+		before, after := 0, 0
+		for _, t := range k.led.admittedTimes() {
+			switch {
+			case t.Before(r.lo()) && r.lo().Sub(t) < k.window:
+				before++
+			case !t.Before(r.lo()) && t.Sub(r.hi()) < k.window:
+				after++
+			}
+		}
+		framework.Info("the most 2xx of the rate-limited key within one window length (%s, limit %d): %d, from %s; around the refill at %s..%s: %d admitted in the window length before, %d after", k.window, k.limit, n, stamp(from), stamp(r.lo()), stamp(r.hi()), before, after)
+		if n > k.limit {
+			framework.Info("%d requests in one window length is %.1fx the limit: a fixed window admits a burst across its boundary", n, float64(n)/float64(k.limit))
 		}
 	}, timeout())
 
