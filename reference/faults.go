@@ -141,7 +141,7 @@ var faultRegistry = []FaultInfo{
 	{FaultRateLimitWrongBody, "RATE-003", "429 answers {\"error\":\"rate limited\"} instead of the profile's body", nil, allProfiles, false},
 	{FaultGlobalRateLimit, "RATE-004", "once any key is exhausted, every key is refused until that window ends", nil, allProfiles, false},
 	{FaultRacyRateLimiter, "RATE-005", "the limiter reads the count, yields, then writes it back: parallel requests over-admit", nil, allProfiles, false},
-	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers (later checks using the same key fail too)", []string{"RATE-002", "RATE-005", "RATE-007"}, allProfiles, false},
+	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers (later checks using the same key fail too)", []string{"RATE-002", "RATE-005", "RATE-007", "RATE-009", "RATE-010"}, allProfiles, false},
 	// Rate limiting, catalogue v2.
 	{FaultResetDeltaSeconds, "RATE-009", "X-RateLimit-Reset is the seconds until the window resets instead of the Unix time (roboticks' seed 000 says Unix timestamp)", []string{"RATE-001", "RATE-002"}, where(can(spec.CapResetDocumented)), false},
 	// Control-breaking (Inconclusive): the fixture principals' own,
@@ -215,7 +215,7 @@ var unrestrictedKeysAlsoBreaks = []string{
 	"AUTH-001", "AUTH-002", "AUTH-003", "AUTH-004", "AUTH-005", "AUTH-006", "AUTH-007", "AUTH-008", "AUTH-009", "AUTH-011",
 	"KEY-001", "KEY-002", "KEY-003", "KEY-004", "KEY-005",
 	"JWT-001", "JWT-003", "JWT-005", "JWT-006", "JWT-007", "JWT-008", "JWT-009", "JWT-010", "JWT-013",
-	"RATE-001", "RATE-004", "TEN-002",
+	"RATE-001", "RATE-004", "RATE-008", "TEN-002",
 	"PROV-001", "PROV-002", "PROV-003", "PROV-004", "PROV-005", "PROV-006",
 	"MQTT-003", "LIC-001", "LIC-002", "LIC-003", "LIC-004",
 }

@@ -117,6 +117,8 @@ type ledger struct {
 	// and RATE-010 read the one RATE-006 waits for instead of waiting for
 	// another window.
 	refill *refill
+	// lastOK is the key's last admitted response.
+	lastOK obs
 }
 
 func (l *ledger) note(o obs) {
@@ -127,6 +129,7 @@ func (l *ledger) note(o obs) {
 	defer l.mu.Unlock()
 	l.ever = l.ever || o.ok()
 	if o.ok() {
+		l.lastOK = o
 		keep := 0
 		for _, t := range l.admittedAt {
 			if o.at.Sub(t) < 3*l.window {
@@ -325,6 +328,10 @@ func (k *keyed) freshWindow(ctx context.Context) obs {
 type refill struct {
 	refused []obs // 429s of the exhausted window, oldest first (at least one)
 	first   obs   // the first response of the next window (2xx)
+	// lastOK is the last admitted response before the 429s (same window:
+	// a refill in between would have admitted the first 429); resp is nil
+	// when the suite saw none.
+	lastOK obs
 }
 
 // lo and hi bound the moment of the refill.
@@ -337,7 +344,9 @@ func (r *refill) hi() time.Time { return r.first.at }
 // refill only when admitted). Requests of the exhausted window get 429 and
 // spend nothing. It reports false when the timeout passed first.
 func (k *keyed) awaitRefill(ctx context.Context, ex obs, timeout time.Duration) (next obs, ok bool) {
-	rf := &refill{refused: []obs{ex}}
+	k.led.mu.Lock()
+	rf := &refill{refused: []obs{ex}, lastOK: k.led.lastOK}
+	k.led.mu.Unlock()
 	ok = waitFor(ctx, timeout, func() bool {
 		o, err := k.try(ctx, k.cl)
 		if err != nil {

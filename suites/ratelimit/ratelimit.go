@@ -264,8 +264,11 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 				from = &r.refused[i]
 			}
 		}
+		if from == nil && r.lastOK.resp != nil && len(r.lastOK.resp.Header.Values(spec.HeaderRateReset)) > 0 {
+			from = &r.lastOK
+		}
 		if from == nil {
-			framework.SkipNotApplicable("the rate-limited key's 429s carry no %s (RATE-001 reports a missing header), so there is nothing to read against the refill", spec.HeaderRateReset)
+			framework.SkipNotApplicable("the rate-limited key's responses around the refill carry no %s (RATE-001 reports a missing header), so there is nothing to read against the refill", spec.HeaderRateReset)
 		}
 		vs := from.resp.Header.Values(spec.HeaderRateReset)
 		AddReportEntry("exchange", from.resp.Exchange, ReportEntryVisibilityNever)
@@ -276,7 +279,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		if f == "" {
 			reading = "unclassified: " + why
 		}
-		framework.Info("%s %q (on a 429 sent %s) reads as %s; refill observed between %s (last 429 sent) and %s (first 2xx received)", spec.HeaderRateReset, vs[0], stamp(from.sent), reading, stamp(r.lo()), stamp(r.hi()))
+		framework.Info("%s %q (on a %d sent %s) reads as %s; refill observed between %s (last 429 sent) and %s (first 2xx received)", spec.HeaderRateReset, vs[0], from.resp.Status, stamp(from.sent), reading, stamp(r.lo()), stamp(r.hi()))
 		if want := c.Profile.RateLimitReset; want != "" {
 			Expect(f).To(Equal(want), "%s %q must be %s (%s): it reads as %s\n%s\n%s", spec.HeaderRateReset, vs[0], want, c.Profile.Seed, reading, from.resp.Exchange, r.first.resp.Exchange)
 		}
