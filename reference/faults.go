@@ -65,6 +65,7 @@ const (
 	FaultMQTTWeakConnect           = "mqtt-weak-connect"
 	FaultMQTTFailOpen              = "mqtt-fail-open"
 	FaultMQTTACLOpen               = "mqtt-acl-open"
+	FaultMQTTStickyRefusal         = "mqtt-sticky-refusal"
 	FaultLicenseLimitOffByOne      = "license-limit-off-by-one"
 	FaultLicenseLimitRacy          = "license-limit-racy"
 	FaultLicenseUnchecked          = "license-unchecked"
@@ -85,7 +86,7 @@ var faultRegistry = []FaultInfo{
 	{FaultPanicOnLongHeader, "AUTH-009", "a header value longer than 8 KiB makes the handler panic (recovered as 500)", nil, allProfiles, false},
 	{FaultPublicNeedsAuth, "AUTH-010", "rigbox: /api/capacity and /api/templates demand a credential", nil, []spec.ProfileName{spec.Rigbox}, false},
 	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}, false},
-	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003"}, allProfiles, false},
+	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003", "MQTT-008"}, allProfiles, false},
 	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}, false},
 	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, []spec.ProfileName{spec.Roboticks, spec.Rigbox}, false},
 	{FaultLoginUserOracle, "JWT-001", "login with an unknown email answers 404 instead of the wrong-password 401", nil, withLogin, false},
@@ -121,11 +122,14 @@ var faultRegistry = []FaultInfo{
 	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, iot, false},
 	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, iot, false},
 	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, iot, false},
-	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007"}, iot, false},
-	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, iot, false},
-	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, iot, false},
-	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, iot, false},
-	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", nil, nil, false},
+	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007", "MQTT-008", "MQTT-009", "MQTT-010"}, iot, false},
+	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007", "MQTT-009"}, iot, false},
+	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", []string{"MQTT-008"}, iot, false},
+	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006", "MQTT-009"}, iot, false},
+	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", []string{"MQTT-010"}, nil, false},
+	// MQTT-007's control (the right password right behind the wrong
+	// CONNECT) is refused from the remembered refusal: error.
+	{FaultMQTTStickyRefusal, "MQTT-009", "plugin option sticky_refusals: a refused CONNECT is remembered per (username, clientid) and answers that client's next CONNECT without asking the API, so the right password right after a wrong one is refused", []string{"MQTT-007"}, nil, false},
 	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, iot, false},
 	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", []string{"LIC-002"}, iot, false},
 	{FaultLicenseLimitRacy, "LIC-002", "iotistica: the device count is checked, the lock released, then the device inserted: parallel registrations exceed maxDevices", nil, iot, false},
@@ -175,7 +179,7 @@ var unrestrictedKeysAlsoBreaks = []string{
 	"JWT-001", "JWT-003", "JWT-005", "JWT-006", "JWT-007", "JWT-008", "JWT-009", "JWT-010", "JWT-013",
 	"RATE-001", "RATE-004", "TEN-002",
 	"PROV-001", "PROV-002", "PROV-003", "PROV-004", "PROV-005", "PROV-006",
-	"MQTT-003", "LIC-001", "LIC-002", "LIC-003", "LIC-004",
+	"MQTT-003", "MQTT-008", "LIC-001", "LIC-002", "LIC-003", "LIC-004",
 }
 
 // Budget of every unrestricted credential under
