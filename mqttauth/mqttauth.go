@@ -60,9 +60,10 @@ const (
 	DefaultUserPath      = "/api/v1/mosquitto-auth/user"
 	DefaultSuperuserPath = "/api/v1/mosquitto-auth/superuser"
 	DefaultACLPath       = "/api/v1/mosquitto-auth/acl"
-	// DefaultTimeout bounds one backend call, connect included. Mosquitto
-	// is single-threaded and the call is synchronous: a slow API stalls
-	// the whole broker for up to this long.
+	// DefaultTimeout bounds one backend call as a whole: connect, request
+	// and every read of the answer. Mosquitto is single-threaded and the
+	// call is synchronous: a slow API stalls the whole broker (every
+	// queued CONNECT) for up to this long per call.
 	DefaultTimeout = 2 * time.Second
 	// DefaultMaxIdleConns is the number of keep-alive connections kept to
 	// the backend.
@@ -142,7 +143,9 @@ func WithPaths(user, superuser, acl string) Option {
 	}
 }
 
-// WithTimeout bounds each backend call (connect, write, answer).
+// WithTimeout bounds each backend call as a whole (connect, write, the
+// whole answer incl. its body, a retry): a hard bound, also against a
+// backend that trickles its answer.
 func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
 // WithParamsMode selects JSON or form bodies.

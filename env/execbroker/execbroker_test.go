@@ -1,6 +1,7 @@
 package execbroker_test
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -188,5 +189,45 @@ func TestStickyRefusalsMutant(t *testing.T) {
 			t.Errorf("sticky=%v: right password a second time: %s", sticky, out)
 		}
 		_ = b.Terminate(context.Background())
+	}
+}
+
+// TestTricklingBackendIsRefused (issue 11, in a real Mosquitto): an API
+// that writes its 200 in two pieces, each 0.8 × http_timeout after the
+// last, is a backend error: the CONNECT is closed without CONNACK, never
+// accepted after 1.6 × the timeout.
+func TestTricklingBackendIsRefused(t *testing.T) {
+	gate.SkipUnless(t, execbroker.Available())
+	const timeout = 400 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				for _, piece := range []string{"HTTP/1.1 200 OK\r\n", "Content-Length: 0\r\n\r\n"} {
+					time.Sleep(timeout * 8 / 10)
+					if _, err := c.Write([]byte(piece)); err != nil {
+						return
+					}
+				}
+				time.Sleep(time.Second)
+			}(c)
+		}
+	}()
+	b := startBroker(t, execbroker.WithAPIURL("http://"+ln.Addr().String()), execbroker.WithPluginOptions(map[string]string{"http_timeout": timeout.String()}))
+	out := mqtt.RawConnect(b.Address, mqtt.Creds{ClientID: "agent-x", User: "iotsk_live_x", Password: "p"}, 4)
+	if out.Unreachable || out.Accepted || out.Code >= 0 {
+		t.Errorf("trickling API: got %s, want the connection closed without CONNACK", out)
 	}
 }
