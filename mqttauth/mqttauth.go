@@ -21,8 +21,14 @@
 // to build the deliberately broken mutant `--fault mqtt-fail-open`; never
 // enable it in a real deployment.
 //
+// WithStickyRefusals(true) is the deliberate defect of the mutant
+// `--fault mqtt-sticky-refusal`: a refused CONNECT is remembered and
+// answered to that client's next CONNECT without asking the backend, so
+// the right password right after a wrong one is refused. Never enable it.
+//
 // There is no cache: every call goes to the backend, so a revoked key is
-// refused on the very next CONNECT. Speed comes from keep-alive
+// refused on the very next CONNECT and on the next message it publishes or
+// would receive (the ACL check runs per message). Speed comes from keep-alive
 // connections, bodies written by hand into a pre-sized buffer, and, for
 // plain-http backends, a small HTTP/1.1 client that does blocking system
 // calls on the calling thread (see rawhttp.go for why); https and
@@ -44,6 +50,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,9 +60,10 @@ const (
 	DefaultUserPath      = "/api/v1/mosquitto-auth/user"
 	DefaultSuperuserPath = "/api/v1/mosquitto-auth/superuser"
 	DefaultACLPath       = "/api/v1/mosquitto-auth/acl"
-	// DefaultTimeout bounds one backend call, connect included. Mosquitto
-	// is single-threaded and the call is synchronous: a slow API stalls
-	// the whole broker for up to this long.
+	// DefaultTimeout bounds one backend call as a whole: connect, request
+	// and every read of the answer. Mosquitto is single-threaded and the
+	// call is synchronous: a slow API stalls the whole broker (every
+	// queued CONNECT) for up to this long per call.
 	DefaultTimeout = 2 * time.Second
 	// DefaultMaxIdleConns is the number of keep-alive connections kept to
 	// the backend.
@@ -103,6 +111,7 @@ type settings struct {
 	timeout                       time.Duration
 	mode                          ParamsMode
 	failOpen                      bool
+	sticky                        bool
 	logger                        *slog.Logger
 	userAgent                     string
 	maxIdle                       int
@@ -134,7 +143,9 @@ func WithPaths(user, superuser, acl string) Option {
 	}
 }
 
-// WithTimeout bounds each backend call (connect, write, answer).
+// WithTimeout bounds each backend call as a whole (connect, write, the
+// whole answer incl. its body, a retry): a hard bound, also against a
+// backend that trickles its answer.
 func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
 // WithParamsMode selects JSON or form bodies.
@@ -144,6 +155,13 @@ func WithParamsMode(m ParamsMode) Option { return func(s *settings) { s.mode = m
 // the deliberate defect of the mutant `--fault mqtt-fail-open`; a real
 // deployment must never set it.
 func WithFailOpen(on bool) Option { return func(s *settings) { s.failOpen = on } }
+
+// WithStickyRefusals(true) remembers every refused CONNECT per (username,
+// clientid) and refuses that client's next CONNECT from memory, without a
+// request. This is the deliberate defect of the mutant
+// `--fault mqtt-sticky-refusal` (a cached refusal locks a valid device
+// out); a real deployment must never set it.
+func WithStickyRefusals(on bool) Option { return func(s *settings) { s.sticky = on } }
 
 // WithLogger sets where backend errors and denials are logged (never with a
 // username or password). Default: discard.
@@ -163,6 +181,7 @@ type Client struct {
 	userURL, superURL, aclURL string
 	form                      bool
 	failOpen                  bool
+	sticky                    *refusals // nil unless the sticky-refusal mutant
 	hc                        *http.Client
 	raw                       *rawClient // plain-http fast path; nil uses hc
 	userReq, superReq, aclReq []byte     // request heads up to "Content-Length: "
@@ -236,6 +255,9 @@ func New(opts ...Option) (*Client, error) {
 		failOpen: s.failOpen,
 		log:      s.logger,
 	}
+	if s.sticky {
+		c.sticky = &refusals{m: map[string]struct{}{}}
+	}
 	if s.superPath != "" {
 		c.superURL = root + s.superPath
 	}
@@ -297,6 +319,33 @@ func New(opts ...Option) (*Client, error) {
 // FailOpen reports whether the client is the fail-open mutant.
 func (c *Client) FailOpen() bool { return c.failOpen }
 
+// StickyRefusals reports whether the client is the sticky-refusal mutant.
+func (c *Client) StickyRefusals() bool { return c.sticky != nil }
+
+// refusals is the sticky-refusal mutant's memory: one entry per refused
+// (username, clientid), consumed by that client's next CONNECT.
+type refusals struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+func (r *refusals) take(k string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.m[k]
+	delete(r.m, k)
+	return ok
+}
+
+func (r *refusals) add(k string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.m) >= 4096 {
+		clear(r.m)
+	}
+	r.m[k] = struct{}{}
+}
+
 // CheckUser asks whether username/password may connect with clientID. An
 // empty username is denied without a request.
 func (c *Client) CheckUser(ctx context.Context, username, password, clientID string) (Decision, error) {
@@ -304,12 +353,24 @@ func (c *Client) CheckUser(ctx context.Context, username, password, clientID str
 		c.log.Debug("mqttauth: denied: no username", "check", "user", "clientid", clientID)
 		return Deny, nil
 	}
+	var key string
+	if c.sticky != nil {
+		key = username + "\x00" + clientID
+		if c.sticky.take(key) {
+			c.log.Warn("mqttauth: refused from the remembered refusal (sticky-refusal mutant, never in production)", "check", "user", "clientid", clientID)
+			return Deny, nil
+		}
+	}
 	b := make([]byte, 0, 48+len(username)+len(password)+len(clientID))
 	b = appendBody(b, c.form,
 		field{name: "clientid", str: clientID},
 		field{name: "password", str: password},
 		field{name: "username", str: username})
-	return c.check(ctx, "user", c.userURL, c.userReq, b, clientID)
+	d, err := c.check(ctx, "user", c.userURL, c.userReq, b, clientID)
+	if c.sticky != nil && d == Deny && err == nil {
+		c.sticky.add(key)
+	}
+	return d, err
 }
 
 // CheckSuperuser asks whether username is a superuser. Without a superuser

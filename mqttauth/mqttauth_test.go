@@ -370,3 +370,53 @@ func BenchmarkCheckUser(b *testing.B) {
 		c.CheckUser(ctx, secretUser, secretPass, "agent-1")
 	}
 }
+
+// TestStickyRefusalsMutant: only WithStickyRefusals answers a client's
+// next CONNECT from its last refusal, without a request, and once; other
+// clients and backend errors are not remembered.
+func TestStickyRefusalsMutant(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case bytes.Contains(b, []byte(`"password":"right"`)):
+			w.WriteHeader(200)
+		case bytes.Contains(b, []byte(`"password":"fail"`)):
+			w.WriteHeader(503)
+		default:
+			w.WriteHeader(403)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	for _, sticky := range []bool{false, true} {
+		c := mustNew(t, WithURL(srv.URL), WithStickyRefusals(sticky))
+		if c.StickyRefusals() != sticky {
+			t.Fatalf("StickyRefusals() = %v", !sticky)
+		}
+		calls.Store(0)
+		if d, err := c.CheckUser(ctx, "u", "wrong", "c1"); d != Deny || err != nil {
+			t.Fatalf("wrong password: %v %v", d, err)
+		}
+		if d, _ := c.CheckUser(ctx, "u", "right", "c2"); d != Allow {
+			t.Errorf("sticky=%v: another clientid was refused", sticky)
+		}
+		d, _ := c.CheckUser(ctx, "u", "right", "c1")
+		if want := map[bool]Decision{false: Allow, true: Deny}[sticky]; d != want {
+			t.Errorf("sticky=%v: right password after a wrong one: %v, want %v", sticky, d, want)
+		}
+		if want := map[bool]int32{false: 3, true: 2}[sticky]; calls.Load() != want {
+			t.Errorf("sticky=%v: %d requests, want %d", sticky, calls.Load(), want)
+		}
+		if d, _ := c.CheckUser(ctx, "u", "right", "c1"); d != Allow {
+			t.Errorf("sticky=%v: the remembered refusal is used more than once", sticky)
+		}
+		if _, err := c.CheckUser(ctx, "u", "fail", "c1"); !errors.Is(err, ErrBackend) {
+			t.Fatalf("503: %v", err)
+		}
+		if d, _ := c.CheckUser(ctx, "u", "right", "c1"); d != Allow {
+			t.Errorf("sticky=%v: a backend error was remembered as a refusal", sticky)
+		}
+	}
+}

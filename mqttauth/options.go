@@ -30,6 +30,7 @@ var PluginOptions = map[string]string{
 	"backends":            "http only (go-auth's auth_opt_backends, accepted for compatibility)",
 	"log_level":           "debug, info, warn (default) or error",
 	"fail_open":           "MUTANT ONLY: true allows clients when the backend fails; never set it in production",
+	"sticky_refusals":     "MUTANT ONLY: true refuses a client's next CONNECT from the memory of its last refusal; never set it in production",
 }
 
 // ParsePluginOptions turns plugin_opt_* values (names without the prefix)
@@ -163,6 +164,11 @@ func ParsePluginOptions(opts map[string]string) ([]Option, slog.Level, error) {
 		return nil, level, err
 	}
 	out = append(out, WithFailOpen(fo))
+	sticky, err := boolOpt("sticky_refusals")
+	if err != nil {
+		return nil, level, err
+	}
+	out = append(out, WithStickyRefusals(sticky))
 	return out, level, nil
 }
 

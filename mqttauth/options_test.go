@@ -40,8 +40,18 @@ func TestParsePluginOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := mustNew(t, opts...); !c.FailOpen() {
-		t.Error("fail_open true ignored")
+	if c := mustNew(t, opts...); !c.FailOpen() || c.StickyRefusals() {
+		t.Error("fail_open true ignored, or sticky refusals without the option")
+	}
+	opts, _, err = ParsePluginOptions(map[string]string{"http_url": srv.URL, "sticky_refusals": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mustNew(t, opts...); !c.StickyRefusals() {
+		t.Error("sticky_refusals true ignored")
+	}
+	if _, _, err := ParsePluginOptions(map[string]string{"http_url": srv.URL, "sticky_refusals": "maybe"}); err == nil || !strings.Contains(err.Error(), "plugin_opt_sticky_refusals") {
+		t.Errorf("bad sticky_refusals: %v", err)
 	}
 }
 

@@ -27,6 +27,15 @@ import (
 // Scope: POST with a small body, status line + headers parsed, body
 // drained (Content-Length, chunked, or until close). Anything odd closes
 // the connection instead of guessing. https uses net/http.
+//
+// The timeout is a hard bound on one call (dial, write, every read of the
+// answer, a retry on a fresh connection): each blocking read gets only the
+// time left until the call's deadline (SO_RCVTIMEO set before it), so a
+// backend that trickles its answer byte by byte cannot stretch the call.
+// Writes go out with MSG_DONTWAIT first (a small request fits the socket
+// buffer, so the common case costs no extra system call) and block with
+// the time left only when the buffer is full; MSG_NOSIGNAL keeps a closed
+// peer from raising SIGPIPE on Mosquitto's thread.
 type rawClient struct {
 	addr    string // host:port to dial
 	host    string // Host header
@@ -44,6 +53,21 @@ type rawConn struct {
 	n   int    // valid bytes in buf
 }
 
+// setTimeout sets the socket option opt (SO_RCVTIMEO, SO_SNDTIMEO) to the
+// time left until deadline; it fails with a timeout when none is left. A
+// zero timeval would mean "no timeout", so at least 1 µs is set.
+func (rc *rawConn) setTimeout(opt int, deadline time.Time) error {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return timeoutError{}
+	}
+	if left < time.Microsecond {
+		left = time.Microsecond
+	}
+	tv := syscall.NsecToTimeval(left.Nanoseconds())
+	return syscall.SetsockoptTimeval(rc.fd, syscall.SOL_SOCKET, opt, &tv)
+}
+
 var errRawProtocol = errors.New("malformed HTTP response")
 
 const (
@@ -51,8 +75,12 @@ const (
 	rawMaxDrain  = 64 << 10
 )
 
-func (c *rawClient) dial() (*rawConn, error) {
-	conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
+func (c *rawClient) dial(deadline time.Time) (*rawConn, error) {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return nil, fmt.Errorf("dial: %w", timeoutError{})
+	}
+	conn, err := net.DialTimeout("tcp", c.addr, left)
 	if err != nil {
 		return nil, err
 	}
@@ -63,22 +91,12 @@ func (c *rawClient) dial() (*rawConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &rawConn{f: f, fd: int(f.Fd()), buf: make([]byte, 4096)}
-	tv := syscall.NsecToTimeval(c.timeout.Nanoseconds())
-	if err := syscall.SetsockoptTimeval(rc.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
-		rc.close()
-		return nil, err
-	}
-	if err := syscall.SetsockoptTimeval(rc.fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
-		rc.close()
-		return nil, err
-	}
-	return rc, nil
+	return &rawConn{f: f, fd: int(f.Fd()), buf: make([]byte, 4096)}, nil
 }
 
 func (rc *rawConn) close() { _ = rc.f.Close() }
 
-func (c *rawClient) get() (*rawConn, bool, error) {
+func (c *rawClient) get(deadline time.Time) (*rawConn, bool, error) {
 	c.mu.Lock()
 	if n := len(c.idle); n > 0 {
 		rc := c.idle[n-1]
@@ -87,7 +105,7 @@ func (c *rawClient) get() (*rawConn, bool, error) {
 		return rc, true, nil
 	}
 	c.mu.Unlock()
-	rc, err := c.dial()
+	rc, err := c.dial(deadline)
 	return rc, false, err
 }
 
@@ -119,7 +137,7 @@ func (c *rawClient) closeIdle() {
 func (c *rawClient) post(req []byte) (int, error) {
 	deadline := time.Now().Add(c.timeout)
 	for attempt := 0; ; attempt++ {
-		rc, reused, err := c.get()
+		rc, reused, err := c.get(deadline)
 		if err != nil {
 			return 0, err
 		}
@@ -151,13 +169,21 @@ func ioErr(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func (rc *rawConn) write(b []byte) error {
+func (rc *rawConn) write(b []byte, deadline time.Time) error {
+	flags := syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL
 	for len(b) > 0 {
-		n, err := syscall.Write(rc.fd, b)
-		if err == syscall.EINTR {
+		n, err := syscall.SendmsgN(rc.fd, b, nil, nil, flags)
+		switch {
+		case (err == syscall.EINTR || err == syscall.EAGAIN || err == syscall.EWOULDBLOCK) && flags&syscall.MSG_DONTWAIT != 0,
+			err == syscall.EINTR:
+			// The socket buffer is full (or a signal came): block, with
+			// the time left.
+			if err := rc.setTimeout(syscall.SO_SNDTIMEO, deadline); err != nil {
+				return ioErr("write", err)
+			}
+			flags = syscall.MSG_NOSIGNAL
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return ioErr("write", err)
 		}
 		b = b[n:]
@@ -165,11 +191,10 @@ func (rc *rawConn) write(b []byte) error {
 	return nil
 }
 
-// fill reads more bytes into buf; io.EOF-like closes are errors.
+// fill reads more bytes into buf; io.EOF-like closes are errors. The read
+// blocks for at most the time left until deadline (re-armed after an
+// interrupted read: a socket with SO_RCVTIMEO is not restarted on a signal).
 func (rc *rawConn) fill(deadline time.Time) error {
-	if time.Now().After(deadline) {
-		return fmt.Errorf("read: %w", timeoutError{})
-	}
 	if rc.n == len(rc.buf) {
 		if len(rc.buf) >= rawMaxHeader {
 			return fmt.Errorf("%w: header too large", errRawProtocol)
@@ -179,6 +204,9 @@ func (rc *rawConn) fill(deadline time.Time) error {
 		rc.buf = nb
 	}
 	for {
+		if err := rc.setTimeout(syscall.SO_RCVTIMEO, deadline); err != nil {
+			return ioErr("read", err)
+		}
 		n, err := syscall.Read(rc.fd, rc.buf[rc.n:])
 		if err == syscall.EINTR {
 			continue
@@ -202,7 +230,7 @@ func (rc *rawConn) consume(k int) {
 
 func (rc *rawConn) roundTrip(req []byte, deadline time.Time) (status int, keep, gotBytes bool, err error) {
 	rc.n = 0
-	if err := rc.write(req); err != nil {
+	if err := rc.write(req, deadline); err != nil {
 		return 0, false, false, err
 	}
 	for {

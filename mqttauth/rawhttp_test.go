@@ -117,3 +117,65 @@ func TestStdlibPathStillWorks(t *testing.T) {
 		t.Fatal("https must use net/http")
 	}
 }
+
+// trickleServer answers one request with a 200 in two pieces, each after
+// gap (gap shorter than the timeout under test, 2×gap longer); done is
+// closed once the whole answer is written.
+func trickleServer(t *testing.T, gap time.Duration) (string, chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		for _, piece := range []string{"HTTP/1.1 200 OK\r\n", "Content-Length: 0\r\n\r\n"} {
+			time.Sleep(gap)
+			if _, err := io.WriteString(c, piece); err != nil {
+				return
+			}
+		}
+		close(done)
+		time.Sleep(time.Second) // keep the connection until the client gives up
+	}()
+	return "http://" + ln.Addr().String(), done
+}
+
+// TestTimeoutBoundsATricklingAnswer (issue 11): the timeout bounds the
+// whole call, not each read. A backend that writes its 200 in two pieces,
+// each 0.8 × the timeout after the last, must be a backend error
+// (refuse), returned before the backend finished writing. With a bound
+// per read (as before) the answer got through as Allow after 1.6 × the
+// timeout: each read was within the timeout.
+func TestTimeoutBoundsATricklingAnswer(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	for _, raw := range []bool{true, false} {
+		url, done := trickleServer(t, timeout*8/10)
+		opts := []Option{WithURL(url), WithTimeout(timeout)}
+		if !raw {
+			opts = append(opts, WithTransport(&http.Transport{Proxy: nil}))
+		}
+		c := mustNew(t, opts...)
+		if (c.raw != nil) != raw {
+			t.Fatalf("raw=%v: wrong client path", raw)
+		}
+		d, err := c.CheckUser(context.Background(), "u", "p", "c")
+		if d != Deny || !errors.Is(err, ErrBackend) {
+			t.Errorf("raw=%v: trickling answer: %v %v, want deny with a backend error", raw, d, err)
+		}
+		select {
+		case <-done:
+			t.Errorf("raw=%v: the call returned only after the backend wrote its whole answer", raw)
+		default:
+		}
+	}
+}

@@ -65,6 +65,7 @@ const (
 	FaultMQTTWeakConnect           = "mqtt-weak-connect"
 	FaultMQTTFailOpen              = "mqtt-fail-open"
 	FaultMQTTACLOpen               = "mqtt-acl-open"
+	FaultMQTTStickyRefusal         = "mqtt-sticky-refusal"
 	FaultLicenseLimitOffByOne      = "license-limit-off-by-one"
 	FaultLicenseLimitRacy          = "license-limit-racy"
 	FaultLicenseUnchecked          = "license-unchecked"
@@ -125,7 +126,7 @@ var faultRegistry = []FaultInfo{
 	{FaultPanicOnLongHeader, "AUTH-009", "a header value longer than 8 KiB makes the handler panic (recovered as 500)", nil, allProfiles, false},
 	{FaultPublicNeedsAuth, "AUTH-010", "the public endpoints (rigbox: /api/capacity and /api/templates) demand a credential", nil, withPublic, false},
 	{FaultListLeaksSecret, "KEY-001", "key listings include the secret of keys created while the fault is on", nil, withKeyListing, false},
-	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003"}, allProfiles, false},
+	{FaultRevocationIgnored, "KEY-002", "revoked user and device keys keep working (HTTP and MQTT)", []string{"MQTT-003", "MQTT-008"}, allProfiles, false},
 	{FaultIgnoreProjectACL, "KEY-003", "access inside the principal's own organisation is not checked: members reach the restricted project / the admin's workspace or client (keys and JWTs alike)", nil, withInnerACL, false},
 	{FaultKeyScopeMismatch, "KEY-004", "an API key of a non-admin is refused (403) on the project/workspace/client it can reach with its JWT", nil, withLoginKeys, false},
 	{FaultLoginUserOracle, "JWT-001", "login with an unknown email answers 404 instead of the wrong-password 401", nil, withLogin, false},
@@ -163,16 +164,19 @@ var faultRegistry = []FaultInfo{
 	{FaultRacyProvisioning, "PROV-004", "iotistica: redemption looks the provisioning key up, yields, then deletes it: parallel redemptions all succeed", nil, withProvisioning, false},
 	{FaultProvisioningNeverExpires, "PROV-005", "iotistica: provisioning keys never expire", nil, withProvisioning, false},
 	{FaultMemberCanCreateDeviceKey, "PROV-006", "iotistica: members may create device keys with POST /auth/api-keys", nil, withProvisioning, false},
-	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007"}, withMQTT, false},
-	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007"}, withMQTT, false},
-	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", nil, withMQTT, false},
-	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006"}, withMQTT, false},
-	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", nil, nil, false},
+	{FaultMQTTRejectValid, "MQTT-001", "iotistica: /mosquitto-auth/user denies every device", []string{"MQTT-002", "MQTT-003", "MQTT-004", "MQTT-005", "MQTT-006", "MQTT-007", "MQTT-008", "MQTT-009", "MQTT-010"}, withMQTT, false},
+	{FaultMQTTIgnorePassword, "MQTT-002", "iotistica: /mosquitto-auth/user does not check the MQTT password", []string{"MQTT-007", "MQTT-009"}, withMQTT, false},
+	{FaultMQTTRevocationIgnored, "MQTT-003", "iotistica: /mosquitto-auth/user and /acl accept revoked device keys (HTTP still refuses them)", []string{"MQTT-008"}, withMQTT, false},
+	{FaultMQTTWeakConnect, "MQTT-007", "iotistica: /mosquitto-auth/user allows any live device key whatever the password and clientid, so a CONNECT that must be refused is accepted and the PUBLISH behind it delivered", []string{"MQTT-002", "MQTT-006", "MQTT-009"}, withMQTT, false},
+	{FaultMQTTFailOpen, "MQTT-004", "plugin option fail_open", []string{"MQTT-010"}, nil, false},
 	{FaultMQTTACLOpen, "MQTT-005", "iotistica: /mosquitto-auth/acl allows any topic to any live device", nil, withMQTT, false},
 	{FaultLicenseLimitOffByOne, "LIC-001", "iotistica: one registration more than maxDevices is allowed", []string{"LIC-002"}, withLicense, false},
 	{FaultLicenseLimitRacy, "LIC-002", "iotistica: the device count is checked, the lock released, then the device inserted: parallel registrations exceed maxDevices", nil, withLicense, false},
 	{FaultLicenseUnchecked, "LIC-003", "iotistica: the license is decoded without verifying signature or expiry; no license means unlimited", nil, withLicense, false},
 	{FaultLicenseFeaturesIgnored, "LIC-004", "iotistica: premium endpoints ignore the license's feature flags (restricted mode still applies)", nil, withLicense, false},
+	// MQTT-007's control (the right password right behind the wrong
+	// CONNECT) is refused from the remembered refusal: error.
+	{FaultMQTTStickyRefusal, "MQTT-009", "plugin option sticky_refusals: a refused CONNECT is remembered per (username, clientid) and answers that client's next CONNECT without asking the API, so the right password right after a wrong one is refused", []string{"MQTT-007"}, nil, false},
 }
 
 // Faults returns the fault registry sorted by name.
@@ -217,7 +221,7 @@ var unrestrictedKeysAlsoBreaks = []string{
 	"JWT-001", "JWT-003", "JWT-005", "JWT-006", "JWT-007", "JWT-008", "JWT-009", "JWT-010", "JWT-013",
 	"RATE-001", "RATE-004", "RATE-008", "TEN-002",
 	"PROV-001", "PROV-002", "PROV-003", "PROV-004", "PROV-005", "PROV-006",
-	"MQTT-003", "LIC-001", "LIC-002", "LIC-003", "LIC-004",
+	"MQTT-003", "MQTT-008", "LIC-001", "LIC-002", "LIC-003", "LIC-004",
 }
 
 // Budget of every unrestricted credential under

@@ -1,12 +1,20 @@
 package execbroker_test
 
 import (
+	"bufio"
 	"context"
-	"github.com/authconform/authconform/env/gate"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authconform/authconform/env/gate"
+	"github.com/authconform/authconform/suites/mqtt"
 
 	"github.com/authconform/authconform/env/execbroker"
 	"github.com/authconform/authconform/env/internal/probe"
@@ -102,5 +110,124 @@ func TestRunWithoutAPIIsAnError(t *testing.T) {
 	defer b.Terminate(context.Background())
 	if err == nil {
 		t.Fatal("Run without an API address succeeded")
+	}
+}
+
+// TestBackendFailureIsNotNotAuthorized (MQTT-010, in a real Mosquitto):
+// with the API down or answering 503, a valid device's CONNECT over MQTT
+// 3.1.1 and 5.0 is closed without CONNACK (the plugin returns
+// MOSQ_ERR_UNKNOWN), never refused as not authorized (0x05 / 0x87),
+// while the same CONNECT with the API up is accepted.
+func TestBackendFailureIsNotNotAuthorized(t *testing.T) {
+	gate.SkipUnless(t, execbroker.Available())
+	ref := startReference(t)
+	d := ref.Target.Devices[0]
+	cr := mqtt.Creds{ClientID: "agent-" + d.UUID, User: d.APIKey, Password: d.MQTTPassword}
+	var mode atomic.Int32 // 0 forward, 1 answer 503
+	target, _ := url.Parse(ref.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mode.Load() == 1 {
+			http.Error(w, "failing on purpose", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	for _, c := range []struct {
+		name, api string
+		mode      int32
+	}{{"API up", front.URL, 0}, {"API answering 503", front.URL, 1}, {"API down", dead, 0}} {
+		mode.Store(c.mode)
+		b := startBroker(t, execbroker.WithAPIURL(c.api), execbroker.WithPluginOptions(map[string]string{"http_timeout": "500ms"}))
+		for _, v := range []int{4, 5} {
+			out := mqtt.RawConnect(b.Address, cr, v)
+			if out.Unreachable {
+				t.Fatalf("%s: broker unreachable: %s", c.name, out)
+			}
+			if c.name == "API up" {
+				if !out.Accepted {
+					t.Errorf("%s: valid device refused: %s\n%s", c.name, out, b.Logs())
+				}
+				continue
+			}
+			if out.Accepted || out.Code >= 0 || !out.Closed {
+				t.Errorf("%s: got %s, want the connection closed without CONNACK (never accepted, never 0x05/0x87)", c.name, out)
+			}
+		}
+		_ = b.Terminate(context.Background())
+	}
+}
+
+// TestStickyRefusalsMutant: with sticky_refusals the right password right
+// after a wrong one is refused (the defect MQTT-009 must catch), once;
+// without it the same sequence connects.
+func TestStickyRefusalsMutant(t *testing.T) {
+	gate.SkipUnless(t, execbroker.Available())
+	ref := startReference(t)
+	d := ref.Target.Devices[0]
+	good := mqtt.Creds{ClientID: "agent-" + d.UUID, User: d.APIKey, Password: d.MQTTPassword}
+	bad := good
+	bad.Password = "wrong"
+	for _, sticky := range []bool{false, true} {
+		opts := []execbroker.Option{execbroker.WithAPIURL(ref.URL)}
+		if sticky {
+			opts = append(opts, execbroker.WithPluginOptions(map[string]string{"sticky_refusals": "true"}))
+		}
+		b := startBroker(t, opts...)
+		if out := mqtt.Connect(b.Address, bad); out.Accepted || out.Unreachable {
+			t.Fatalf("sticky=%v: wrong password: %s", sticky, out)
+		}
+		out := mqtt.Connect(b.Address, good)
+		if out.Accepted == sticky {
+			t.Errorf("sticky=%v: right password right after a wrong one: %s", sticky, out)
+		}
+		if out := mqtt.Connect(b.Address, good); !out.Accepted {
+			t.Errorf("sticky=%v: right password a second time: %s", sticky, out)
+		}
+		_ = b.Terminate(context.Background())
+	}
+}
+
+// TestTricklingBackendIsRefused (issue 11, in a real Mosquitto): an API
+// that writes its 200 in two pieces, each 0.8 × http_timeout after the
+// last, is a backend error: the CONNECT is closed without CONNACK, never
+// accepted after 1.6 × the timeout.
+func TestTricklingBackendIsRefused(t *testing.T) {
+	gate.SkipUnless(t, execbroker.Available())
+	const timeout = 400 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				for _, piece := range []string{"HTTP/1.1 200 OK\r\n", "Content-Length: 0\r\n\r\n"} {
+					time.Sleep(timeout * 8 / 10)
+					if _, err := c.Write([]byte(piece)); err != nil {
+						return
+					}
+				}
+				time.Sleep(time.Second)
+			}(c)
+		}
+	}()
+	b := startBroker(t, execbroker.WithAPIURL("http://"+ln.Addr().String()), execbroker.WithPluginOptions(map[string]string{"http_timeout": timeout.String()}))
+	out := mqtt.RawConnect(b.Address, mqtt.Creds{ClientID: "agent-x", User: "iotsk_live_x", Password: "p"}, 4)
+	if out.Unreachable || out.Accepted || out.Code >= 0 {
+		t.Errorf("trickling API: got %s, want the connection closed without CONNACK", out)
 	}
 }

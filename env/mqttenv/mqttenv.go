@@ -10,8 +10,9 @@
 //     be taken down and brought back (container stop/start).
 //
 // Both give the target an mqtt section and implement BackendControl. The
-// fault mqtt-fail-open is applied to the broker (plugin option fail_open),
-// every other fault to the reference.
+// faults mqtt-fail-open and mqtt-sticky-refusal are applied to the broker
+// (plugin options fail_open, sticky_refusals), every other fault to the
+// reference.
 package mqttenv
 
 import (
@@ -38,8 +39,19 @@ import (
 	"github.com/authconform/authconform/suites/framework"
 )
 
-// FaultFailOpen is the mutant that lives in the broker's plugin.
-const FaultFailOpen = "mqtt-fail-open"
+// The mutants that live in the broker's plugin rather than in the
+// reference (reference.FaultMQTTFailOpen, reference.FaultMQTTStickyRefusal).
+const (
+	FaultFailOpen       = reference.FaultMQTTFailOpen
+	FaultStickyRefusals = reference.FaultMQTTStickyRefusal
+)
+
+// pluginFaults maps each plugin-side mutant to the plugin options that
+// build it.
+var pluginFaults = map[string]map[string]string{
+	FaultFailOpen:       {"fail_open": "true"},
+	FaultStickyRefusals: {"sticky_refusals": "true"},
+}
 
 // PluginTimeout is the plugin's http_timeout in these environments: short,
 // so that the slow-backend check does not stall for long.
@@ -64,15 +76,20 @@ var ErrUnsupported = framework.ErrBackendUnsupported
 // BackendControl is implemented by both environments.
 type BackendControl = framework.BackendControl
 
-func splitFaults(faults []string) (ref []string, failOpen bool) {
+// splitFaults separates the reference's faults from the plugin options
+// that build the plugin-side mutants.
+func splitFaults(faults []string) (ref []string, plugin map[string]string) {
+	plugin = map[string]string{}
 	for _, f := range faults {
-		if f == FaultFailOpen {
-			failOpen = true
+		if o, ok := pluginFaults[f]; ok {
+			for k, v := range o {
+				plugin[k] = v
+			}
 			continue
 		}
 		ref = append(ref, f)
 	}
-	return ref, failOpen
+	return ref, plugin
 }
 
 // ---- exec ----------------------------------------------------------------
@@ -98,7 +115,7 @@ func ExecAvailable() error { return execbroker.Available() }
 // faults and conformant variants of the reference. On error everything
 // started is stopped.
 func StartExec(ctx context.Context, p spec.ProfileName, faults []string, variants ...string) (e *Exec, err error) {
-	refFaults, failOpen := splitFaults(faults)
+	refFaults, pluginOpts := splitFaults(faults)
 	e = &Exec{profile: p, faults: refFaults, variants: variants}
 	defer func() {
 		if err != nil {
@@ -115,9 +132,7 @@ func StartExec(ctx context.Context, p spec.ProfileName, faults []string, variant
 	opts := []execbroker.Option{
 		execbroker.WithAPIURL(e.proxy.url()),
 		execbroker.WithPluginOptions(map[string]string{"http_timeout": PluginTimeout.String()}),
-	}
-	if failOpen {
-		opts = append(opts, execbroker.WithFailOpen())
+		execbroker.WithPluginOptions(pluginOpts),
 	}
 	if e.broker, err = execbroker.Run(ctx, "", opts...); err != nil {
 		return e, err
@@ -304,7 +319,7 @@ func StartContainers(ctx context.Context, p spec.ProfileName, faults []string, r
 	if mqImage == "" {
 		mqImage = containers.DefaultMosquittoImage
 	}
-	refFaults, failOpen := splitFaults(faults)
+	refFaults, pluginOpts := splitFaults(faults)
 	c = &Containers{profile: p, faults: refFaults, refImage: refImage}
 	defer func() {
 		if err != nil {
@@ -324,9 +339,7 @@ func StartContainers(ctx context.Context, p spec.ProfileName, faults []string, r
 		mosquitto.WithNetwork(c.nw),
 		mosquitto.WithAPI(refc.DefaultAlias, 8080),
 		mosquitto.WithPluginOptions(map[string]string{"http_timeout": PluginTimeout.String()}),
-	}
-	if failOpen {
-		mopts = append(mopts, mosquitto.WithFailOpen())
+		mosquitto.WithPluginOptions(pluginOpts),
 	}
 	if c.mq, err = mosquitto.Run(ctx, mqImage, mopts...); err != nil {
 		return c, err

@@ -50,6 +50,9 @@ func acInit(opts *C.struct_mosquitto_opt, n C.int) C.int {
 	if c.FailOpen() {
 		cLog(C.AC_LOG_WARNING, "auth-http: WARNING plugin_opt_fail_open is true: clients are ALLOWED when the backend fails (mutant only)")
 	}
+	if c.StickyRefusals() {
+		cLog(C.AC_LOG_WARNING, "auth-http: WARNING plugin_opt_sticky_refusals is true: a refused client's next CONNECT is refused without asking (mutant only)")
+	}
 	return 0
 }
 

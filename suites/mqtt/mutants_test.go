@@ -14,7 +14,9 @@ import (
 	"github.com/authconform/authconform/spec"
 )
 
-var failedID = regexp.MustCompile(`\[FAIL\].*?\b(MQTT-\d{3})\b`)
+// failedID takes the check ID from a [FAIL] line's label list (the
+// description may name other checks).
+var failedID = regexp.MustCompile(`\[FAIL\].*\[[^\[\]]*\b(MQTT-\d{3})\b[^\[\]]*\]`)
 
 // runSelf runs TestMQTT in a child process (Ginkgo runs once per process)
 // with the given fault and returns the MQTT check IDs that failed.
