@@ -42,6 +42,10 @@ const (
 	FaultRS256KeyConfusion         = "rs256-key-confusion"
 	FaultSkipSignatureCheck        = "skip-signature-check"
 	FaultAcceptExpiredJWT          = "accept-expired-jwt"
+	FaultJWEUnsignedInner          = "jwe-unsigned-inner"
+	FaultExpTypeUnchecked          = "exp-type-unchecked"
+	FaultRS256HMACFallback         = "rs256-hmac-fallback"
+	FaultIgnoreCrit                = "ignore-crit"
 	FaultRefreshAcceptsAccessToken = "refresh-accepts-access-token"
 	FaultRefreshExpiredToken       = "refresh-expired-token"
 	FaultNoRateLimitHeaders        = "no-ratelimit-headers"
@@ -94,6 +98,10 @@ var faultRegistry = []FaultInfo{
 	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, iot, false},
 	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg and a non-empty signature) is not verified", []string{"JWT-008", "JWT-013"}, withLogin, false},
 	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin, false},
+	{FaultJWEUnsignedInner, "JWT-015", "RS256 deployment: a compact JWE (RSA-OAEP-256, A256GCM) as bearer token is decrypted with the deployment's key and the JWT inside trusted without checking its signature (alg none included)", nil, iot, false},
+	{FaultExpTypeUnchecked, "JWT-016", "an exp claim is required by its presence only: a value that is not a number (a string, null) is skipped as if there were none", nil, withLogin, false},
+	{FaultRS256HMACFallback, "JWT-017", "RS256 deployment: HS256 access tokens are still accepted when signed with the HMAC secret \"secret\" (a fallback kept from before the switch)", nil, iot, false},
+	{FaultIgnoreCrit, "JWT-018", "the crit header of access tokens is ignored: a validly signed token naming an unknown critical extension is accepted (golang-jwt's default)", nil, withLogin, false},
 	{FaultRefreshAcceptsAccessToken, "JWT-009", "the refresh endpoint takes the wrong token type: iotistica accepts an access token as refreshToken, roboticks accepts an API key as the current token", nil, []spec.ProfileName{spec.Roboticks, spec.Iotistica}, false},
 	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, robo, false},
 	{FaultNoRateLimitHeaders, "RATE-001", "authenticated responses carry no X-RateLimit-* headers", []string{"RATE-002", "RATE-003"}, allProfiles, false},
