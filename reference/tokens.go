@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +49,10 @@ type tokenClaims struct {
 	Family   string `json:"fam,omitempty"`
 }
 
-// errClaimType is a time claim that is not a JSON number.
+// maxNumericDate bounds exp, nbf and iat (seconds; about the year 36800).
+const maxNumericDate = 1 << 40
+
+// errClaimType is a time claim that is not a JSON number in range.
 var errClaimType = errors.New("reference: exp, nbf and iat must be JSON numbers (RFC 7519 §2 NumericDate)")
 
 // UnmarshalJSON decodes the claims and refuses exp, nbf or iat values that
@@ -67,7 +72,15 @@ func (c *tokenClaims) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	for _, v := range []json.RawMessage{raw.Exp, raw.Nbf, raw.Iat} {
-		if v != nil && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+		if v == nil {
+			continue
+		}
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return errClaimType
+		}
+		// golang-jwt converts seconds to int64 without a range check: 1e20
+		// overflows to an arbitrary instant, far past or far future.
+		if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.Abs(f) > maxNumericDate {
 			return errClaimType
 		}
 	}
@@ -308,9 +321,14 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExp
 		return nil, errToken
 	}
 	// No token of the reference lives longer than a refresh token: an exp
-	// beyond that (1e20) is not one it issued (JWT-016).
-	if c.ExpiresAt != nil && c.ExpiresAt.After(s.now().Add(RefreshTokenLifetime+leeway)) {
-		return nil, errToken
+	// beyond that (1e20) is not one it issued, and an nbf or iat that far
+	// ahead (which golang-jwt's overflowing time arithmetic may let pass)
+	// is not valid yet (JWT-016).
+	horizon := s.now().Add(RefreshTokenLifetime + leeway)
+	for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt} {
+		if d != nil && d.After(horizon) {
+			return nil, errToken
+		}
 	}
 	return &c, nil
 }

@@ -49,6 +49,7 @@ func TestStrictTokens(t *testing.T) {
 		"exp as a string":         signRaw(t, hdr, claims(`"`+future+`"`, "")),
 		"exp null":                signRaw(t, hdr, claims(`null`, "")),
 		"exp 1e20":                signRaw(t, hdr, claims(`1e20`, "")),
+		"nbf 1e20":                signRaw(t, hdr, claims(future, `,"nbf":1e20`)),
 		"nbf as a string":         signRaw(t, hdr, claims(future, `,"nbf":"`+itoa(now)+`"`)),
 		"iat null":                signRaw(t, hdr, claims(future, `,"iat":null`)),
 		"no typ":                  signRaw(t, `{"alg":"HS256"}`, claims(future, "")),
