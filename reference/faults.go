@@ -97,7 +97,7 @@ var faultRegistry = []FaultInfo{
 	{FaultAcceptAlgNone, "JWT-003", "access tokens with alg none/None/NONE are accepted without a signature", nil, withLogin, false},
 	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, iot, false},
 	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg and a non-empty signature) is not verified", []string{"JWT-008", "JWT-013"}, withLogin, false},
-	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin, false},
+	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", []string{"JWT-016"}, withLogin, false},
 	{FaultJWEUnsignedInner, "JWT-015", "RS256 deployment: a compact JWE (RSA-OAEP-256, A256GCM) as bearer token is decrypted with the deployment's key and the JWT inside trusted without checking its signature (alg none included)", nil, iot, false},
 	{FaultExpTypeUnchecked, "JWT-016", "an exp claim is required by its presence only: a value that is not a number (a string, null) is skipped as if there were none", nil, withLogin, false},
 	{FaultRS256HMACFallback, "JWT-017", "RS256 deployment: HS256 access tokens are still accepted when signed with the HMAC secret \"secret\" (a fallback kept from before the switch)", nil, iot, false},

@@ -31,6 +31,7 @@ const (
 	VariantFirstHeaderWins  = "first-header-wins"
 	VariantAltKeyPaths      = "alt-key-paths"
 	VariantCamelRetryAfter  = "camel-retry-after"
+	VariantLenientJWT       = "lenient-jwt"
 )
 
 // ErrUnknownVariant is returned for a variant name not in the registry.
@@ -42,6 +43,7 @@ var variantRegistry = []VariantInfo{
 	{VariantHeaderLimit16k, "a request whose header block exceeds 16 KiB gets 431 and the connection is closed", spec.AllProfiles, nil},
 	{VariantFirstHeaderWins, "of two Authorization (or X-API-Key) headers the first is served (AUTH-008 is only SHOULD)", spec.AllProfiles, []string{"AUTH-008"}},
 	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.RequestRocket}, nil},
+	{VariantLenientJWT, "JWTs are read with golang-jwt v5's lenient defaults wherever only SHOULD applies: non-canonical base64url accepted, numeric strings and any number taken as NumericDates (no range bound), typ not required; crit is still refused (RFC 7515 §4.1.11 MUST)", []spec.ProfileName{spec.Roboticks, spec.Rigbox, spec.Iotistica}, []string{"JWT-014", "JWT-016"}},
 	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", []spec.ProfileName{spec.Iotistica}, []string{"RATE-003"}},
 }
 
