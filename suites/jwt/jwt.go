@@ -125,11 +125,20 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}
 	}
 
-	// signing returns a target whose signing key the suite holds.
-	signing := func(ctx context.Context) keyed {
+	// signingWith returns a target whose signing key the suite holds. With
+	// cached, a target that gives its key lends the admin's cached token
+	// (specs that only read its claims and never refresh or revoke it);
+	// otherwise the spec logs in afresh.
+	signingWith := func(ctx context.Context, cached bool) keyed {
 		GinkgoHelper()
 		if ct := c.Target().Control; ct.JWTSecret != "" || ct.JWTPrivateKey != "" {
-			return keyed{cl: cl, admin: admin(), tok: login(c, cl, admin()).Access, secret: ct.JWTSecret, priv: ct.JWTPrivateKey}
+			var tok string
+			if cached {
+				tok = cache.get(c, cl, admin())
+			} else {
+				tok = login(c, cl, admin()).Access
+			}
+			return keyed{cl: cl, admin: admin(), tok: tok, secret: ct.JWTSecret, priv: ct.JWTPrivateKey}
 		}
 		if !c.Env.CanDeploy() {
 			framework.SkipNotRun("needs a key the target accepts tokens from: set control.jwtSecret (HS256) or control.jwtPrivateKey (RS256) in the target file, or use an environment the suite deploys")
@@ -139,6 +148,10 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		tok := login(c, dcl, t.Principals.Admin).Access
 		framework.ControlThat("the alg of a token issued by a deployment given JWT_SECRET (seed 003: HS256)", header(tok)["alg"], Equal("HS256"))
 		return keyed{cl: dcl, admin: t.Principals.Admin, tok: tok, secret: secret}
+	}
+	signing := func(ctx context.Context) keyed {
+		GinkgoHelper()
+		return signingWith(ctx, false)
 	}
 
 	// rs256Target returns an RS256 deployment and its public key: a fresh
@@ -795,7 +808,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 
 	// ---------------------------------------------------------------- JWT-016
 	c.It("JWT-016", "answers 401, never 5xx, to tokens validly signed with the target's own key whose claims would admit an expired or unbound token (exp as a past time in a string, exp null, exp -1, exp a past float, exp twice with the last one past, sub as an object), should answer 401 to the other juggled types (exp/nbf/iat as strings or 1e20, null nbf/iat, sub a number, typ missing) and may accept the valid oddities (float exp ahead, nbf or iat -1), while the same claims unchanged get 200, because the current time must be before the exp listed and sub names one principal (RFC 7519 §4, §4.1.2, §4.1.4)", func(ctx SpecContext) {
-		k := signing(ctx)
+		k := signingWith(ctx, true)
 		ok := k.control(protected())
 		now := serverTime(ok).Unix()
 		h, m, _, err := forge.Parts(k.tok)
@@ -982,7 +995,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}
 	})
 	c.It("JWT-018", "answers 401 to a token validly signed with the target's own key whose crit header names an extension nobody defined, and should answer 401 to an empty crit list, while the same claims unchanged get 200, because a JWS with a critical extension the recipient does not understand is invalid (RFC 7515 §4.1.11)", func(ctx SpecContext) {
-		k := signing(ctx)
+		k := signingWith(ctx, true)
 		k.control(protected())
 		h, m, _, err := forge.Parts(k.tok)
 		framework.ControlOK(err == nil, "the issued access token must be a compact JWS (JWT-001 judges its form): %v", err)
