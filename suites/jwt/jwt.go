@@ -1,7 +1,9 @@
 // Package jwt holds the conformance specs of the JWT area (JWT-001 ..
-// JWT-013 of spec/catalogue.yaml): login, token lifetime, forged and
+// JWT-019 of spec/catalogue.yaml): login, token lifetime, forged and
 // tampered tokens, expiry, token confusion, refresh and refresh-token
-// rotation. The specs check the profile contract of spec.Profile.Login;
+// rotation, and the catalogue-v2 attacks (non-canonical signatures, JWE
+// confusion, claim type juggling, weak HMAC keys, header injection,
+// forged-token floods). The specs check the profile contract of spec.Profile.Login;
 // forged tokens come from suites/framework/forge.
 //
 // Every negative assertion (a forged, expired or misused token gets 401)
