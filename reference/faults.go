@@ -42,6 +42,10 @@ const (
 	FaultRS256KeyConfusion         = "rs256-key-confusion"
 	FaultSkipSignatureCheck        = "skip-signature-check"
 	FaultAcceptExpiredJWT          = "accept-expired-jwt"
+	FaultJWEUnsignedInner          = "jwe-unsigned-inner"
+	FaultExpTypeUnchecked          = "exp-type-unchecked"
+	FaultRS256HMACFallback         = "rs256-hmac-fallback"
+	FaultIgnoreCrit                = "ignore-crit"
 	FaultRefreshAcceptsAccessToken = "refresh-accepts-access-token"
 	FaultRefreshExpiredToken       = "refresh-expired-token"
 	FaultNoRateLimitHeaders        = "no-ratelimit-headers"
@@ -134,9 +138,13 @@ var faultRegistry = []FaultInfo{
 	{FaultAcceptAlgNone, "JWT-003", "access tokens with alg none/None/NONE are accepted without a signature", nil, withLogin, false},
 	{FaultRS256KeyConfusion, "JWT-004", "RS256 deployment: HS256 tokens whose HMAC secret is the public key PEM are accepted", nil, withRS256, false},
 	{FaultSkipSignatureCheck, "JWT-005", "the signature of access tokens (with the deployment's alg and a non-empty signature) is not verified", []string{"JWT-008", "JWT-013"}, withLogin, false},
-	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", nil, withLogin, false},
+	{FaultAcceptExpiredJWT, "JWT-006", "expired access tokens are accepted (expiry not checked)", []string{"JWT-016"}, withLogin, false},
 	{FaultRefreshAcceptsAccessToken, "JWT-009", "the refresh endpoint takes the wrong token type: iotistica accepts an access token as refreshToken, roboticks accepts an API key as the current token", nil, withRefresh, false},
 	{FaultRefreshExpiredToken, "JWT-010", "roboticks: POST /auth/refresh accepts an expired access token", nil, refreshCurrent, false},
+	{FaultJWEUnsignedInner, "JWT-015", "RS256 deployment: a compact JWE (RSA-OAEP-256, A256GCM) as bearer token is decrypted with the deployment's key and the JWT inside trusted without checking its signature (alg none included)", nil, withRS256, false},
+	{FaultExpTypeUnchecked, "JWT-016", "an exp claim is required by its presence only: a value that is not a number (a string, null) is skipped as if there were none", nil, withLogin, false},
+	{FaultRS256HMACFallback, "JWT-017", "RS256 deployment: HS256 access tokens are still accepted when signed with the HMAC secret \"secret\" (a fallback kept from before the switch)", nil, withRS256, false},
+	{FaultIgnoreCrit, "JWT-018", "the crit header of access tokens is ignored: a validly signed token naming an unknown critical extension is accepted (golang-jwt's default)", nil, withLogin, false},
 	{FaultNoRateLimitHeaders, "RATE-001", "authenticated responses carry no X-RateLimit-* headers", []string{"RATE-002", "RATE-003"}, allProfiles, false},
 	{FaultRemainingOffByOne, "RATE-002", "X-RateLimit-Remaining is one too low and reaches -1 on the last admitted request", nil, allProfiles, false},
 	{FaultRateLimitWrongBody, "RATE-003", "429 answers {\"error\":\"rate limited\"} instead of the profile's body", nil, allProfiles, false},

@@ -1,6 +1,12 @@
 package reference
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
@@ -109,6 +115,31 @@ var faultProbes = map[string]faultProbe{
 	FaultAcceptExpiredJWT: {spec.Roboticks, nil, func(e *env) bool {
 		tok := forgeHS(e.t, fixtures.JWTSecret, e.accessClaims(fixtures.AdminID, e.clk.Now().Add(-3*time.Hour), time.Hour))
 		return e.get(e.protected(), bearerH(tok)).code == 200
+	}},
+	FaultJWEUnsignedInner: {spec.Iotistica, []func(*Config){withEnv("JWT_PUBLIC_KEY", fixtures.JWTPublicKeyPEM, "JWT_PRIVATE_KEY", fixtures.JWTPrivateKeyPEM)}, func(e *env) bool {
+		tk := jwt.NewWithClaims(jwt.SigningMethodNone, e.accessClaims(fixtures.AdminID, e.clk.Now(), time.Hour))
+		inner, _ := tk.SigningString()
+		pub, _ := jwt.ParseRSAPublicKeyFromPEM([]byte(fixtures.JWTPublicKeyPEM))
+		return e.get("/agents", bearerH(sealJWE(e.t, pub, inner+"."))).code == 200
+	}},
+	FaultExpTypeUnchecked: {spec.Roboticks, nil, func(e *env) bool {
+		c := e.accessClaims(fixtures.AdminID, e.clk.Now(), time.Hour)
+		c["exp"] = fmt.Sprint(e.clk.Now().Add(-time.Hour).Unix()) // a string, in the past
+		return e.get(e.protected(), bearerH(forgeHS(e.t, fixtures.JWTSecret, c))).code == 200
+	}},
+	FaultRS256HMACFallback: {spec.Iotistica, []func(*Config){withEnv("JWT_PUBLIC_KEY", fixtures.JWTPublicKeyPEM, "JWT_PRIVATE_KEY", fixtures.JWTPrivateKeyPEM)}, func(e *env) bool {
+		tok := forgeHS(e.t, "secret", e.accessClaims(fixtures.AdminID, e.clk.Now(), time.Hour))
+		return e.get("/agents", bearerH(tok)).code == 200
+	}},
+	FaultIgnoreCrit: {spec.Roboticks, nil, func(e *env) bool {
+		tk := jwt.NewWithClaims(jwt.SigningMethodHS256, e.accessClaims(fixtures.AdminID, e.clk.Now(), time.Hour))
+		tk.Header["crit"] = []string{"x-unknown"}
+		tk.Header["x-unknown"] = true
+		s, err := tk.SignedString([]byte(fixtures.JWTSecret))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return e.get(e.protected(), bearerH(s)).code == 200
 	}},
 	FaultRefreshAcceptsAccessToken: {spec.Iotistica, nil, func(e *env) bool {
 		access, _ := iotLogin(e)
@@ -233,6 +264,26 @@ var faultProbes = map[string]faultProbe{
 		tok, _ := fixtures.MintLicense(fixtures.License{MaxDevices: 100, Features: fixtures.Features{AI: true}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil)
 		withEnv("LICENSE_KEY", tok)(c)
 	}}, func(e *env) bool { return e.get("/export/csv", bearerH(e.admin())).code == 200 }},
+}
+
+// sealJWE encrypts plaintext as a compact JWE (RSA-OAEP-256, A256GCM)
+// for pub.
+func sealJWE(t *testing.T, pub *rsa.PublicKey, plaintext string) string {
+	t.Helper()
+	cek, iv := make([]byte, 32), make([]byte, 12)
+	_, _ = rand.Read(cek)
+	_, _ = rand.Read(iv)
+	ek, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, cek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT"}`))
+	blk, _ := aes.NewCipher(cek)
+	gcm, _ := cipher.NewGCM(blk)
+	sealed := gcm.Seal(nil, iv, []byte(plaintext), []byte(hdr))
+	ct, tag := sealed[:len(sealed)-gcm.Overhead()], sealed[len(sealed)-gcm.Overhead():]
+	b := base64.RawURLEncoding.EncodeToString
+	return hdr + "." + b(ek) + "." + b(iv) + "." + b(ct) + "." + b(tag)
 }
 
 func TestEveryFaultChangesBehaviour(t *testing.T) {

@@ -1,10 +1,16 @@
 package reference
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +47,47 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 	TokenUse string `json:"token_use"`
 	Family   string `json:"fam,omitempty"`
+}
+
+// maxNumericDate bounds exp, nbf and iat (seconds; about the year 36800).
+const maxNumericDate = 1 << 40
+
+// errClaimType is a time claim that is not a JSON number in range.
+var errClaimType = errors.New("reference: exp, nbf and iat must be JSON numbers (RFC 7519 §2 NumericDate)")
+
+// strictClaimTypes refuses a token whose exp, nbf or iat is not a JSON
+// number in range: golang-jwt's NumericDate also takes a numeric string
+// ("exp":"1700000000"), reads null as absent, and converts 1e20 seconds
+// to an arbitrary instant (no range check); such a claim is in no token
+// the reference issued (JWT-016). It decodes the payload a second time,
+// about a microsecond per token.
+func strictClaimTypes(tok string) error {
+	i, j := strings.IndexByte(tok, '.'), strings.LastIndexByte(tok, '.')
+	if i < 0 || j <= i {
+		return errClaimType
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok[i+1 : j])
+	if err != nil {
+		return errClaimType
+	}
+	var raw struct {
+		Exp, Nbf, Iat json.RawMessage
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return errClaimType
+	}
+	for _, v := range []json.RawMessage{raw.Exp, raw.Nbf, raw.Iat} {
+		if v == nil {
+			continue
+		}
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return errClaimType
+		}
+		if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.Abs(f) > maxNumericDate {
+			return errClaimType
+		}
+	}
+	return nil
 }
 
 // jwtKeys is the deployment's signing configuration: exactly one alg.
@@ -130,7 +177,7 @@ func (s *Server) accessLifetime() time.Duration {
 var errToken = errors.New("reference: invalid token")
 
 func (s *Server) parserOpts(leeway time.Duration, algs ...string) []jwt.ParserOption {
-	return []jwt.ParserOption{
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
@@ -138,26 +185,44 @@ func (s *Server) parserOpts(leeway time.Duration, algs ...string) []jwt.ParserOp
 		jwt.WithIssuer(s.issuer()),
 		jwt.WithTimeFunc(s.now),
 	}
+	if !s.variants.on(VariantLenientJWT) {
+		// RFC 7515 §2: base64url without padding; a signature whose last
+		// character has spare bits set is not the canonical encoding of
+		// any signature and is refused (JWT-014). golang-jwt accepts it
+		// unless told otherwise.
+		opts = append(opts, jwt.WithStrictDecoding())
+	}
+	return opts
 }
 
-// headerAlg decodes the alg of a compact JWS without trusting it.
-func headerAlg(tok string) string {
+// jwsHeader is what the reference reads of a JWS header before trusting
+// anything: alg, typ, and whether it names critical extensions.
+type jwsHeader struct {
+	Alg  string          `json:"alg"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// headerOf decodes the header of a compact JWS without trusting it (the
+// zero header when it cannot be decoded).
+func headerOf(tok string) jwsHeader {
+	var h jwsHeader
 	i := strings.IndexByte(tok, '.')
 	if i <= 0 || i > 1024 {
-		return ""
+		return h
 	}
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok[:i], "="))
 	if err != nil {
-		return ""
-	}
-	var h struct {
-		Alg string `json:"alg"`
+		return h
 	}
 	if json.Unmarshal(b, &h) != nil {
-		return ""
+		return jwsHeader{}
 	}
-	return h.Alg
+	return h
 }
+
+// headerAlg decodes the alg of a compact JWS without trusting it.
+func headerAlg(tok string) string { return headerOf(tok).Alg }
 
 // decodeUnverified decodes the payload of a compact JWS WITHOUT verifying
 // anything. Only the fault paths use it.
@@ -179,6 +244,11 @@ func decodeUnverified(tok string, c *tokenClaims) bool {
 // acceptExpired (a fault) lets a token through whose only defect is its
 // expiry: the signature and every other claim are still checked.
 func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExpired bool) (*tokenClaims, error) {
+	if faulty && s.faults.on(FaultJWEUnsignedInner) && s.keys.alg == "RS256" && len(tok) <= MaxTokenLen && strings.Count(tok, ".") == 4 {
+		// DELIBERATE DEFECT: a compact JWE is decrypted and the JWT inside
+		// trusted without verifying its signature (alg none included).
+		return s.unwrapJWE(tok, use, leeway)
+	}
 	if len(tok) > MaxTokenLen || strings.Count(tok, ".") != 2 {
 		return nil, errToken
 	}
@@ -188,7 +258,21 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExp
 		leeway = 0
 	}
 	var c tokenClaims
-	alg := headerAlg(tok)
+	h := headerOf(tok)
+	alg := h.Alg
+	// RFC 7515 §4.1.11: a JWS naming critical extensions the recipient
+	// does not understand is invalid; the reference understands none, and
+	// golang-jwt does not look at crit at all (JWT-018).
+	if h.Crit != nil && !(faulty && s.faults.on(FaultIgnoreCrit)) {
+		return nil, errToken
+	}
+	// The reference issues typ "JWT" (RFC 7519 §5.1); a token without it
+	// is not one of its tokens (RFC 8725 §3.11 explicit typing; JWT-016).
+	lenient := s.variants.on(VariantLenientJWT)
+	if !strings.EqualFold(h.Typ, "JWT") && !lenient {
+		return nil, errToken
+	}
+	skipTypes := lenient
 	switch {
 	case faulty && s.faults.on(FaultAcceptAlgNone) && strings.EqualFold(alg, "none"),
 		faulty && s.faults.on(FaultSkipSignatureCheck) && alg == s.keys.alg && !strings.HasSuffix(tok, "."):
@@ -212,14 +296,51 @@ func (s *Server) verify(tok, use string, leeway time.Duration, faulty, acceptExp
 		if !ok {
 			return nil, errToken
 		}
+	case faulty && s.faults.on(FaultRS256HMACFallback) && s.keys.alg == "RS256" && alg == "HS256":
+		// DELIBERATE DEFECT: an RS256 deployment still verifies HS256
+		// tokens with the HMAC secret it had before (a framework default).
+		if _, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(hmacFallbackSecret), nil }, s.parserOpts(leeway, "HS256")...); err != nil {
+			return nil, errToken
+		}
+	case faulty && s.faults.on(FaultExpTypeUnchecked) && expNotNumber(tok):
+		// DELIBERATE DEFECT: exp is required by its presence, but a value
+		// that is not a number (a string, null) is skipped as if absent.
+		m := jwt.MapClaims{}
+		p := jwt.NewParser(jwt.WithValidMethods([]string{s.keys.alg}), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
+		if _, err := p.ParseWithClaims(tok, m, func(*jwt.Token) (any, error) { return s.keys.verifyKey, nil }); err != nil {
+			return nil, errToken
+		}
+		skipTypes = true // the defect skips them
+		delete(m, "exp")
+		b, _ := json.Marshal(m)
+		if json.Unmarshal(b, &c) != nil {
+			return nil, errToken
+		}
+		opts := []jwt.ParserOption{jwt.WithLeeway(leeway), jwt.WithIssuedAt(), jwt.WithIssuer(s.issuer()), jwt.WithTimeFunc(s.now)}
+		if jwt.NewValidator(opts...).Validate(&c) != nil {
+			return nil, errToken
+		}
 	default:
 		_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.keys.verifyKey, nil }, s.parserOpts(leeway, s.keys.alg)...)
 		if err != nil && !(acceptExpired && onlyExpired(err)) {
 			return nil, errToken
 		}
 	}
+	if !skipTypes && strictClaimTypes(tok) != nil {
+		return nil, errToken
+	}
 	if c.TokenUse != use || c.Subject == "" {
 		return nil, errToken
+	}
+	// No token of the reference lives longer than a refresh token: an exp
+	// beyond that (1e20) is not one it issued, and an nbf or iat that far
+	// ahead (which golang-jwt's overflowing time arithmetic may let pass)
+	// is not valid yet (JWT-016).
+	horizon := s.now().Add(RefreshTokenLifetime + leeway)
+	for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt} {
+		if d != nil && d.After(horizon) && !lenient {
+			return nil, errToken
+		}
 	}
 	return &c, nil
 }
@@ -241,4 +362,70 @@ func onlyExpired(err error) bool {
 func (s *Server) verifyAccess(tok string) (*tokenClaims, error) {
 	// DELIBERATE DEFECT under accept-expired-jwt: expiry is not enforced.
 	return s.verify(tok, useAccess, Leeway, true, s.faults.on(FaultAcceptExpiredJWT))
+}
+
+// hmacFallbackSecret is the HS256 secret FaultRS256HMACFallback keeps
+// accepting on an RS256 deployment.
+const hmacFallbackSecret = "secret"
+
+// expNotNumber reports whether the (unverified) payload of tok has an exp
+// claim that is not a JSON number. Only a fault path uses it.
+func expNotNumber(tok string) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	v, ok := m["exp"]
+	return ok && len(v) > 0 && v[0] != '-' && (v[0] < '0' || v[0] > '9')
+}
+
+// unwrapJWE is the DELIBERATE DEFECT of FaultJWEUnsignedInner: a compact
+// JWE (RSA-OAEP-256, A256GCM) is decrypted with the deployment's RSA key
+// and the JWT inside is trusted without verifying its signature.
+func (s *Server) unwrapJWE(tok, use string, leeway time.Duration) (*tokenClaims, error) {
+	parts := strings.Split(tok, ".")
+	priv, ok := s.keys.signKey.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errToken
+	}
+	var seg [5][]byte
+	for i := 1; i < 5; i++ {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return nil, errToken
+		}
+		seg[i] = b
+	}
+	cek, err := rsa.DecryptOAEP(sha256.New(), nil, priv, seg[1], nil)
+	if err != nil {
+		return nil, errToken
+	}
+	blk, err := aes.NewCipher(cek)
+	if err != nil {
+		return nil, errToken
+	}
+	gcm, err := cipher.NewGCM(blk)
+	if err != nil || len(seg[2]) != gcm.NonceSize() {
+		return nil, errToken
+	}
+	inner, err := gcm.Open(nil, seg[2], append(seg[3], seg[4]...), []byte(parts[0]))
+	if err != nil {
+		return nil, errToken
+	}
+	var c tokenClaims
+	if !decodeUnverified(string(inner), &c) {
+		return nil, errToken
+	}
+	if jwt.NewValidator(s.parserOpts(leeway, "none")...).Validate(&c) != nil || c.TokenUse != use || c.Subject == "" {
+		return nil, errToken
+	}
+	return &c, nil
 }

@@ -33,6 +33,7 @@ const (
 	VariantCamelRetryAfter  = "camel-retry-after"
 	// VariantDraftRateLimit also sends the draft-12 RateLimit fields.
 	VariantDraftRateLimit = "draft-ratelimit-headers"
+	VariantLenientJWT     = "lenient-jwt"
 )
 
 // ErrUnknownVariant is returned for a variant name not in the registry.
@@ -46,6 +47,7 @@ var variantRegistry = []VariantInfo{
 	{VariantAltKeyPaths, "key management lives at /keys (create POST /keys, list GET /keys, revoke DELETE /keys/{id}); its target file declares keyAPI", where(func(p *spec.Profile) bool { return p.UserKeyPrefix != "" && p.Keys != nil }), nil},
 	{VariantCamelRetryAfter, "iotistica's 429 body says retryAfter instead of retry_after (the body is ref-defined)", where(func(p *spec.Profile) bool { return p.Err401Missing.RefDefined && p.Err429.RefDefined }), []string{"RATE-003"}},
 	{VariantDraftRateLimit, "besides X-RateLimit-*, every rate-limited response carries draft-ietf-httpapi-ratelimit-headers-12 RateLimit-Policy: \"default\";q=LIMIT;w=WINDOW and RateLimit: \"default\";r=REMAINING;t=SECONDS", spec.AllProfiles, nil},
+	{VariantLenientJWT, "JWTs are read with golang-jwt v5's lenient defaults wherever only SHOULD applies: non-canonical base64url accepted, numeric strings and any number taken as NumericDates (no range bound), typ not required; crit is still refused (RFC 7515 §4.1.11 MUST)", withLogin, []string{"JWT-014", "JWT-016"}},
 }
 
 // Variants returns the variant registry sorted by name.

@@ -9,8 +9,8 @@ import (
 func TestCatalogueLoads(t *testing.T) {
 	cs := Catalogue()
 	// SPEC.md §2 lists 56 checks and its "Catalogue v2" table 12 more
-	// (JWT-014..019, MQTT-008..010, RATE-008..010), which land area by area.
-	if len(cs) < 56 || len(cs) > 68 {
+	// (JWT-014..019, MQTT-008..010, RATE-008..010).
+	if len(cs) != 68 {
 		t.Fatalf("catalogue has %d checks, SPEC.md §2 lists 56 plus 12 in Catalogue v2", len(cs))
 	}
 	musts := 0

@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"hash"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -407,4 +409,15 @@ func jwk(k rsaPair, kid string) map[string]any {
 func jwks(k rsaPair, kid string) []byte {
 	b, _ := json.Marshal(map[string]any{"keys": []any{jwk(k, kid)}})
 	return b
+}
+
+// hmacJWS signs payload with HMAC under alg (HS256, HS384, HS512) and any
+// key, the empty one included (which golang-jwt refuses to use).
+func hmacJWS(alg string, payload map[string]any, key []byte) string {
+	h := map[string]func() hash.Hash{"HS256": sha256.New, "HS384": sha512.New384, "HS512": sha512.New}[alg]
+	signing := forge.Assemble(map[string]any{"alg": alg, "typ": "JWT"}, payload, "")
+	signing = signing[:len(signing)-1]
+	m := hmac.New(h, key)
+	m.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -1,7 +1,9 @@
 // Package jwt holds the conformance specs of the JWT area (JWT-001 ..
-// JWT-013 of spec/catalogue.yaml): login, token lifetime, forged and
+// JWT-019 of spec/catalogue.yaml): login, token lifetime, forged and
 // tampered tokens, expiry, token confusion, refresh and refresh-token
-// rotation. The specs check the profile contract of spec.Profile.Login;
+// rotation, and the catalogue-v2 attacks (non-canonical signatures, JWE
+// confusion, claim type juggling, weak HMAC keys, header injection,
+// forged-token floods). The specs check the profile contract of spec.Profile.Login;
 // forged tokens come from suites/framework/forge.
 //
 // Every negative assertion (a forged, expired or misused token gets 401)
@@ -14,12 +16,15 @@ package jwt
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,11 +127,20 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}
 	}
 
-	// signing returns a target whose signing key the suite holds.
-	signing := func(ctx context.Context) keyed {
+	// signingWith returns a target whose signing key the suite holds. With
+	// cached, a target that gives its key lends the admin's cached token
+	// (specs that only read its claims and never refresh or revoke it);
+	// otherwise the spec logs in afresh.
+	signingWith := func(ctx context.Context, cached bool) keyed {
 		GinkgoHelper()
 		if ct := c.Target().Control; ct.JWTSecret != "" || ct.JWTPrivateKey != "" {
-			return keyed{cl: cl, admin: admin(), tok: login(c, cl, admin()).Access, secret: ct.JWTSecret, priv: ct.JWTPrivateKey}
+			var tok string
+			if cached {
+				tok = cache.get(c, cl, admin())
+			} else {
+				tok = login(c, cl, admin()).Access
+			}
+			return keyed{cl: cl, admin: admin(), tok: tok, secret: ct.JWTSecret, priv: ct.JWTPrivateKey}
 		}
 		if !c.Env.CanDeploy() {
 			framework.SkipNotRun("needs a key the target accepts tokens from: set control.jwtSecret (HS256) or control.jwtPrivateKey (RS256) in the target file, or use an environment the suite deploys")
@@ -136,6 +150,30 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		tok := login(c, dcl, t.Principals.Admin).Access
 		framework.ControlThat("the alg of a token issued by a deployment given JWT_SECRET (seed 003: HS256)", header(tok)["alg"], Equal("HS256"))
 		return keyed{cl: dcl, admin: t.Principals.Admin, tok: tok, secret: secret}
+	}
+	signing := func(ctx context.Context) keyed {
+		GinkgoHelper()
+		return signingWith(ctx, false)
+	}
+
+	// rs256Target returns an RS256 deployment and its public key: a fresh
+	// pair the suite deploys with, or (an external RS256 target)
+	// control.jwtPublicKey from the target file, which attacks that need
+	// only the public key (key confusion, JWE for it) can use alone.
+	rs256Target := func(ctx context.Context) (t *spec.Target, dcl *framework.Client, pubPEM string, pubDER []byte) {
+		GinkgoHelper()
+		if c.Env.CanDeploy() {
+			kp := rsaKeys()[0]
+			t, dcl = deploy(ctx, c, map[string]string{"JWT_PUBLIC_KEY": kp.PubPEM, "JWT_PRIVATE_KEY": kp.PrivPEM})
+			return t, dcl, kp.PubPEM, kp.PubDER
+		}
+		pk := c.Target().Control.JWTPublicKey
+		if pk == "" {
+			framework.SkipNotRun("needs an RS256 deployment: control of the deployment (the embedded or containers environment), or control.jwtPublicKey of an RS256 target in the target file")
+		}
+		blk, _ := pem.Decode([]byte(pk))
+		framework.ControlOK(blk != nil, "control.jwtPublicKey of the target file is no PEM block")
+		return c.Target(), cl, pk, blk.Bytes
 	}
 
 	// expiredBy sets exp d before now (the target's clock), and iat (and
@@ -295,28 +333,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	// ---------------------------------------------------------------- JWT-004
 	if c.Profile.Can(spec.CapRS256) {
 		c.It("JWT-004", "answers 401 on an RS256 deployment to an HS256 token signed with the deployment's public key as HMAC secret, while the genuine RS256 token gets 200, because the verifier must not let the token choose the algorithm (RFC 8725 §2.1)", func(ctx SpecContext) {
-			// The deployment's public key: a fresh pair the suite deploys
-			// with, or (an external RS256 target) control.jwtPublicKey
-			// from the target file, which the key confusion needs alone.
-			var (
-				t      *spec.Target
-				dcl    *framework.Client
-				pubPEM string
-				pubDER []byte
-			)
-			if c.Env.CanDeploy() {
-				kp := rsaKeys()[0]
-				t, dcl = deploy(ctx, c, map[string]string{"JWT_PUBLIC_KEY": kp.PubPEM, "JWT_PRIVATE_KEY": kp.PrivPEM})
-				pubPEM, pubDER = kp.PubPEM, kp.PubDER
-			} else if pk := c.Target().Control.JWTPublicKey; pk != "" {
-				t, dcl = c.Target(), cl
-				pubPEM = pk
-				blk, _ := pem.Decode([]byte(pk))
-				framework.ControlOK(blk != nil, "control.jwtPublicKey of the target file is no PEM block")
-				pubDER = blk.Bytes
-			} else {
-				framework.SkipNotRun("needs an RS256 deployment: control of the deployment (the embedded or containers environment), or control.jwtPublicKey of an RS256 target in the target file")
-			}
+			t, dcl, pubPEM, pubDER := rs256Target(ctx)
 			tok := login(c, dcl, t.Principals.Admin).Access
 			framework.ControlThat("the alg of a token issued by a deployment given JWT_PUBLIC_KEY/JWT_PRIVATE_KEY (seed 003: RS256)", header(tok)["alg"], Equal("RS256"))
 			framework.Control(bearerGet(dcl, protected(), tok), "the admin's genuine RS256 token on the protected resource", http.StatusOK)
@@ -664,6 +681,404 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 			expect401(bearerGet(cl, protected(), forged), fmt.Sprintf("HS256 signed with the weak secret %q", s))
 		}
 	})
+
+	c.It("JWT-013", fmt.Sprintf("should not sign its tokens with a guessable HS256 secret: the genuine token's signature, tried offline against the empty secret and the %d candidates of the suite's weak-secret corpus, matches none, because a guessable secret lets anyone mint tokens (RFC 8725 §3.5)", len(forge.WeakSecretCorpus())), func() {
+		tok := genuine()
+		if alg := header(tok)["alg"]; alg != "HS256" {
+			framework.SkipNotApplicable("the target signs with %v, not HS256", alg)
+		}
+		// Offline: nothing is sent. The matching candidate is the target's
+		// signing secret, so only its position and length are reported.
+		cands := append([]string{""}, forge.WeakSecretCorpus()...)
+		i := forge.CrackHS256(tok, cands)
+		Expect(i).To(Equal(-1), "the target's HS256 signing secret is entry %d of the suite's weak-secret corpus (%d bytes): anyone can mint its tokens", i, len(cands[max(i, 0)]))
+	})
+
+	// ---------------------------------------------------------------- JWT-014
+	c.It("JWT-014", "should answer 401 to the admin's access token with the spare low bits of its signature's last base64url character set (every non-canonical variant), while the genuine token gets 200, because base64url has one encoding per signature and a lenient decoder makes one token many strings (RFC 7515 §2, §3.2)", func() {
+		tok := genuine()
+		signaturesChecked(claims(tok))
+		vs := forge.NonCanonicalSignatures(tok)
+		if len(vs) == 0 {
+			framework.SkipNotApplicable("the signature of the target's token has no spare bits (its length is a multiple of 4 characters): no non-canonical variant exists")
+		}
+		cl.AddSecret(secretsOf(vs...)...) // each variant is the credential to a lenient target
+		for i, v := range vs {
+			expect401(bearerGet(cl, protected(), v), fmt.Sprintf("non-canonical variant %d of %d of the genuine signature", i+1, len(vs)))
+		}
+	})
+	if c.Profile.Can(spec.CapRefreshRotation) {
+		c.It("JWT-014", "should answer 401 to a non-canonical copy (spare bits set) of a rotated-out refresh token, while the genuine refresh token refreshed, so that a second string for the same token cannot escape reuse detection (RFC 7515 §2, RFC 9700 §4.14.2)", func() {
+			t0 := login(c, cl, member())
+			framework.ControlOK(t0.Refresh != "", "the login response has no refresh token (%q)", l.RefreshField)
+			r1, t1 := refresh(c, cl, t0.Refresh)
+			framework.Control(r1, "the first refresh with the login's refresh token", http.StatusOK)
+			framework.ControlOK(t1.Refresh != "", "the first refresh returned no refresh token\n%s", r1.Exchange)
+			if t1.Refresh == t0.Refresh {
+				framework.SkipNotApplicable("the target does not rotate refresh tokens (the refresh returned the same one), so a rotated-out token cannot be reused")
+			}
+			vs := forge.NonCanonicalSignatures(t0.Refresh)
+			if len(vs) == 0 {
+				framework.SkipNotApplicable("the signature of the target's refresh token has no spare bits: no non-canonical variant exists")
+			}
+			cl.AddSecret(secretsOf(vs...)...)
+			r, _ := refresh(c, cl, vs[0])
+			expect401(r, "a non-canonical copy of the rotated-out refresh token")
+			newest, _ := refresh(c, cl, t1.Refresh)
+			if newest.Status == http.StatusOK {
+				framework.Info("the copy was refused without revoking the family: the newest refresh token still refreshes")
+			} else {
+				framework.Info("after the copy the newest refresh token of the family gets %d (the copy counted as reuse)", newest.Status)
+			}
+		})
+	}
+
+	// ---------------------------------------------------------------- JWT-015
+	// jwes are the key-less JWE rows: a server can decrypt neither, and
+	// must refuse both like any token it cannot verify.
+	jwes := func(inner string) map[string]string {
+		GinkgoHelper()
+		rnd := func(n int) string { return randomSecret()[:n] }
+		opaque := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT"}`)) + "." + rnd(42) + "." + rnd(16) + "." + rnd(40) + "." + rnd(22)
+		dir, err := forge.OpaqueJWE(inner)
+		Expect(err).NotTo(HaveOccurred())
+		return map[string]string{"a 5-segment compact JWE (RSA-OAEP-256, A256GCM) of random segments": opaque, `a "dir" JWE around an alg none JWT of the same claims, under a key the target cannot know`: dir}
+	}
+	c.It("JWT-015", "answers 401, never 5xx, to 5-segment compact JWEs (random segments; a dir JWE around an alg none copy of the admin's token) as bearer token, while the genuine token gets 200, because an encrypted token is not a signed one and the unsigned JWT inside proves nothing (RFC 8725 §3.1, RFC 7516 §9)", func() {
+		tok := genuine()
+		none, err := forge.AlgNone(tok, "none")
+		Expect(err).NotTo(HaveOccurred())
+		for what, j := range jwes(none) {
+			expect401(bearerGet(cl, protected(), j), what+" as bearer token")
+		}
+	})
+	if l.RefreshPath != "" {
+		c.It("JWT-015", "answers 401, never 5xx, to 5-segment compact JWEs (random segments; a dir JWE around an alg none copy of the user's token) at the refresh endpoint, while the user's own token refreshes, because only a token the target signed may mint new tokens (RFC 8725 §3.1, RFC 7516 §9)", func() {
+			t := login(c, cl, admin())
+			cred := t.Access
+			if l.RefreshStyle == spec.RefreshBodyToken {
+				cred = t.Refresh
+				framework.ControlOK(cred != "", "the login response has no refresh token (%q)", l.RefreshField)
+			}
+			none, err := forge.AlgNone(cred, "none")
+			Expect(err).NotTo(HaveOccurred())
+			r, _ := refresh(c, cl, cred)
+			framework.Control(r, "the refresh with the login's own token", http.StatusOK, http.StatusCreated)
+			for what, j := range jwes(none) {
+				r, _ := refresh(c, cl, j)
+				expect401(r, what+" as the token to refresh")
+			}
+		})
+	}
+	if c.Profile.Can(spec.CapRS256) {
+		c.It("JWT-015", "answers 401 on an RS256 deployment to a JWE encrypted for the deployment's own public key (RSA-OAEP-256, A256GCM) around an alg none JWT of the admin's claims, as bearer and as refresh token, while the genuine RS256 token gets 200 and its refresh token refreshes, because anyone can encrypt for a public key (sign-encrypt confusion, RFC 8725 §3.1)", func(ctx SpecContext) {
+			t, dcl, pubPEM, _ := rs256Target(ctx)
+			pub, err := forge.PublicKey(pubPEM)
+			framework.ControlOK(err == nil, "the deployment's public key is no RSA key: %v", err)
+			tk := login(c, dcl, t.Principals.Admin)
+			framework.ControlThat("the alg of a token issued by a deployment given JWT_PUBLIC_KEY/JWT_PRIVATE_KEY (seed 003: RS256)", header(tk.Access)["alg"], Equal("RS256"))
+			framework.Control(bearerGet(dcl, protected(), tk.Access), "the admin's genuine RS256 token on the protected resource", http.StatusOK)
+			seal := func(tok string) string {
+				GinkgoHelper()
+				none, err := forge.AlgNone(tok, "none")
+				Expect(err).NotTo(HaveOccurred())
+				j, err := forge.JWE(pub, none)
+				Expect(err).NotTo(HaveOccurred())
+				dcl.AddSecret(j) // a credential to a target that trusts it
+				return j
+			}
+			expect401(bearerGet(dcl, protected(), seal(tk.Access)), "a JWE for the deployment's public key around an alg none copy of the admin's access token, as bearer token")
+			if l.RefreshPath == "" {
+				return
+			}
+			cred := tk.Access
+			if l.RefreshStyle == spec.RefreshBodyToken {
+				cred = tk.Refresh
+				framework.ControlOK(cred != "", "the login response has no refresh token (%q)", l.RefreshField)
+			}
+			r, t1 := refresh(c, dcl, cred)
+			framework.Control(r, "the refresh with the login's own token", http.StatusOK, http.StatusCreated)
+			next := t1.Access
+			if l.RefreshStyle == spec.RefreshBodyToken {
+				next = t1.Refresh
+			}
+			framework.ControlOK(next != "", "the refresh returned no new token\n%s", r.Exchange)
+			r, _ = refresh(c, dcl, seal(next))
+			expect401(r, "a JWE for the deployment's public key around an alg none copy of the newest token, as the token to refresh")
+		}, SpecTimeout(60*time.Second))
+	}
+
+	// ---------------------------------------------------------------- JWT-016
+	c.It("JWT-016", "answers 401, never 5xx, to tokens validly signed with the target's own key whose claims would admit an expired or unbound token (exp as a past time in a string, exp null, exp -1, exp a past float, exp twice with the last one past, sub as an object), should answer 401 to the other juggled types (exp/nbf/iat as strings or 1e20, null nbf/iat, sub a number, typ missing) and may accept the valid oddities (float exp ahead, nbf or iat -1), while the same claims unchanged get 200, because the current time must be before the exp listed and sub names one principal (RFC 7519 §4, §4.1.2, §4.1.4)", func(ctx SpecContext) {
+		k := signingWith(ctx, true)
+		ok := k.control(protected())
+		now := serverTime(ok).Unix()
+		h, m, _, err := forge.Parts(k.tok)
+		framework.ControlOK(err == nil, "the issued access token must be a compact JWS (JWT-001 judges its form): %v", err)
+		const (
+			mustReject = iota
+			shouldReject
+			either
+		)
+		n := func(d int64) string { return fmt.Sprint(now + d) }
+		type row struct {
+			what  string
+			level int
+			claim string // set to raw (a JSON literal); "" keeps the claims
+			raw   string
+			dup   string // appended as a duplicate "exp" (the lexically last)
+			noTyp bool
+		}
+		rows := []row{
+			{what: "exp as a string of a time 1 h past", level: mustReject, claim: "exp", raw: `"` + n(-3600) + `"`},
+			{what: "exp null", level: mustReject, claim: "exp", raw: `null`},
+			{what: "exp -1", level: mustReject, claim: "exp", raw: `-1`},
+			{what: "exp a float 1 h past", level: mustReject, claim: "exp", raw: n(-3600) + `.5`},
+			{what: "exp twice, the lexically last 1 h past", level: mustReject, claim: "exp", raw: n(3600), dup: n(-3600)},
+			{what: "sub as an object naming the same user", level: mustReject, claim: "sub", raw: fmt.Sprintf(`{"id":%q}`, fmt.Sprint(m["sub"]))},
+			{what: "exp as a string of a time 1 h ahead", level: shouldReject, claim: "exp", raw: `"` + n(3600) + `"`},
+			{what: "exp 1e20", level: shouldReject, claim: "exp", raw: `1e20`},
+			{what: "nbf as a string of a time 5 min ahead", level: shouldReject, claim: "nbf", raw: `"` + n(300) + `"`},
+			{what: "nbf a float 5 min ahead", level: shouldReject, claim: "nbf", raw: n(300) + `.5`},
+			{what: "nbf 1e20", level: shouldReject, claim: "nbf", raw: `1e20`},
+			{what: "nbf null", level: shouldReject, claim: "nbf", raw: `null`},
+			{what: "iat as a string", level: shouldReject, claim: "iat", raw: `"` + n(0) + `"`},
+			{what: "iat null", level: shouldReject, claim: "iat", raw: `null`},
+			{what: "iat 1e20", level: shouldReject, claim: "iat", raw: `1e20`},
+			{what: "sub as a number", level: shouldReject, claim: "sub", raw: `12345`},
+			{what: "no typ header", level: shouldReject, noTyp: true},
+			{what: "exp a float 1 h ahead (a valid NumericDate)", level: either, claim: "exp", raw: n(3600) + `.5`},
+			{what: "exp twice, the lexically last 1 h ahead (RFC 7519 §4 allows the last to win)", level: either, claim: "exp", raw: n(-3600), dup: n(3600)},
+			{what: "nbf -1 (valid since 1969)", level: either, claim: "nbf", raw: `-1`},
+			{what: "iat -1", level: either, claim: "iat", raw: `-1`},
+		}
+		var odd []string
+		for _, rw := range rows {
+			pm := map[string]any{}
+			for key, v := range m {
+				pm[key] = v
+			}
+			const slot = "\x00authconform-raw\x00"
+			if rw.claim != "" {
+				pm[rw.claim] = slot
+			}
+			pb, err := json.Marshal(pm)
+			Expect(err).NotTo(HaveOccurred())
+			payload := strings.Replace(string(pb), `"\u0000authconform-raw\u0000"`, rw.raw, 1)
+			if rw.dup != "" {
+				payload = payload[:len(payload)-1] + `,"exp":` + rw.dup + `}`
+			}
+			hm := map[string]any{}
+			for key, v := range h {
+				hm[key] = v
+			}
+			if rw.noTyp {
+				delete(hm, "typ")
+			}
+			hb, _ := json.Marshal(hm)
+			tok, err := forge.SignRaw(hb, []byte(payload), k.secret, k.priv)
+			framework.ControlOK(err == nil, "sign with the target's key: %v", err)
+			k.cl.AddSecret(secretsOf(tok)...)
+			r := bearerGet(k.cl, protected(), tok)
+			notThrottled(r, "token with "+rw.what)
+			Expect(r.Status).To(BeNumerically("<", 500), "token with %s: the target failed (never 5xx)\n%s", rw.what, r.Exchange)
+			switch {
+			case rw.level == mustReject:
+				expect401(r, "token with "+rw.what)
+			case rw.level == shouldReject && r.Status != http.StatusUnauthorized:
+				framework.ShouldNote("a token validly signed with the target's key but with %s got %d, not 401", rw.what, r.Status)
+			case rw.level == either && r.Status != http.StatusOK && r.Status != http.StatusUnauthorized:
+				odd = append(odd, fmt.Sprintf("%s: %d", rw.what, r.Status))
+			case rw.level == either:
+				framework.Info("a token with %s gets %d (either is conformant)", rw.what, r.Status)
+			}
+		}
+		if len(odd) > 0 {
+			framework.Info("answered neither 200 nor 401: %s", strings.Join(odd, "; "))
+		}
+	}, SpecTimeout(60*time.Second))
+
+	// ---------------------------------------------------------------- JWT-017
+	// emptyAndWeak are JWT-017's alternative keys: HS256/384/512 under the
+	// empty secret, HS256 under each of forge.WeakSecrets (all shorter
+	// than the 32 bytes RFC 7518 §3.2 requires of an HS256 key).
+	type altKey struct {
+		what   string
+		alg    string
+		secret string
+	}
+	var emptyAndWeak []altKey
+	for _, alg := range []string{"HS256", "HS384", "HS512"} {
+		emptyAndWeak = append(emptyAndWeak, altKey{alg + " under the empty secret", alg, ""})
+	}
+	for _, s := range forge.WeakSecrets {
+		emptyAndWeak = append(emptyAndWeak, altKey{fmt.Sprintf("HS256 under the weak secret %q", s), "HS256", s})
+	}
+	c.It("JWT-017", fmt.Sprintf("answers 401 to the admin's claims signed with HMAC under the empty secret (HS256, HS384, HS512) and under %d well-known weak secrets, while the genuine token gets 200, because an HMAC key shorter than the hash output must not be used (RFC 7518 §3.2) and such tokens can be minted by anyone", len(forge.WeakSecrets)), func() {
+		m := claims(genuine())
+		signaturesChecked(m)
+		for _, a := range emptyAndWeak {
+			expect401(bearerGet(cl, protected(), hmacJWS(a.alg, m, []byte(a.secret))), "the admin's claims signed "+a.what)
+		}
+	})
+	if c.Profile.Can(spec.CapRS256) {
+		c.It("JWT-017", fmt.Sprintf("answers 401 on an RS256 deployment to the admin's claims signed with HMAC under the empty secret and under %d well-known weak secrets, while the genuine RS256 token gets 200, because a deployment that signs with RS256 must not keep an HMAC fallback with a guessable key (RFC 7518 §3.2, RFC 8725 §3.1)", len(forge.WeakSecrets)), func(ctx SpecContext) {
+			t, dcl, _, _ := rs256Target(ctx)
+			tok := login(c, dcl, t.Principals.Admin).Access
+			framework.ControlThat("the alg of a token issued by a deployment given JWT_PUBLIC_KEY/JWT_PRIVATE_KEY (seed 003: RS256)", header(tok)["alg"], Equal("RS256"))
+			framework.Control(bearerGet(dcl, protected(), tok), "the admin's genuine RS256 token on the protected resource", http.StatusOK)
+			m := claims(tok)
+			for _, a := range emptyAndWeak {
+				expect401(bearerGet(dcl, protected(), hmacJWS(a.alg, m, []byte(a.secret))), "the admin's claims signed "+a.what)
+			}
+		}, SpecTimeout(60*time.Second))
+	}
+
+	// ---------------------------------------------------------------- JWT-018
+	c.It("JWT-018", "answers 401, never 5xx, to the admin's claims under kid headers carrying path traversal, SQL and shell metacharacters or 10 kB, signed with the key each kid would select in a naive lookup (empty, attacker-chosen) or a foreign one, and should answer none of them more than 10 times slower than the median of ordinary 401s, while the genuine token gets 200, because a kid only selects among the server's own keys and must never reach a file system, database or shell (RFC 7515 §4.1.4, §5.2; RFC 8725 §3.10)", func() {
+		m := claims(genuine())
+		signaturesChecked(m)
+		timed := func(tok string) (*framework.Resp, time.Duration) {
+			GinkgoHelper()
+			t0 := time.Now()
+			r := bearerGet(cl, protected(), tok)
+			return r, time.Since(t0)
+		}
+		var base []time.Duration
+		for i := 0; i < 7; i++ {
+			r, d := timed(hs256(nil, m, []byte(randomSecret())))
+			expect401(r, "the admin's claims signed with a foreign secret (an ordinary 401)")
+			base = append(base, d)
+		}
+		sort.Slice(base, func(i, j int) bool { return base[i] < base[j] })
+		median := base[len(base)/2]
+		// Below 100 ms a difference cannot be told from scheduling noise
+		// on a shared machine; an injected `sleep 2` is 20 times that.
+		limit := max(10*median, 100*time.Millisecond)
+		foreign := randomSecret()
+		rows := []struct {
+			kid, secret string
+		}{
+			{"../../../../../../../dev/null", ""},
+			{"/dev/null", ""},
+			{"../../../../../../../dev/null", foreign},
+			{"../../../../../../../etc/passwd", foreign},
+			{"' UNION SELECT 'attacker-key' -- ", "attacker-key"},
+			{"x' OR '1'='1", foreign},
+			{"1; DROP TABLE keys; --", foreign},
+			{"key1|sleep 2", foreign},
+			{"$(sleep 2)", foreign},
+			{"`sleep 2`", foreign},
+			{"key1; sleep 2 #", foreign},
+			{strings.Repeat("A", 10<<10), foreign},
+		}
+		var slow []string
+		for _, rw := range rows {
+			tok := hs256(map[string]any{"kid": rw.kid}, m, []byte(rw.secret))
+			what := fmt.Sprintf("kid %.40q", rw.kid)
+			if len(rw.kid) > 40 {
+				what = fmt.Sprintf("a kid of %d bytes", len(rw.kid))
+			}
+			r, d := timed(tok)
+			expect401(r, "the admin's claims under "+what)
+			// Slow only when it is slow three times in a row: one slow
+			// answer on a noisy machine proves nothing.
+			for try := 0; d > limit && try < 2; try++ {
+				_, d2 := timed(tok)
+				d = min(d, d2)
+			}
+			if d > limit {
+				slow = append(slow, fmt.Sprintf("%s: %v", what, d.Round(time.Millisecond)))
+			}
+		}
+		framework.Info("median of ordinary 401 answers: %v", median)
+		if len(slow) > 0 {
+			framework.ShouldNote("answers slower than %v (10 times the median %v of ordinary 401s, at least 100 ms), three times each: %s", limit.Round(time.Millisecond), median, strings.Join(slow, "; "))
+		}
+	})
+	c.It("JWT-018", "answers 401 to a token validly signed with the target's own key whose crit header names an extension nobody defined, and should answer 401 to an empty crit list, while the same claims unchanged get 200, because a JWS with a critical extension the recipient does not understand is invalid (RFC 7515 §4.1.11)", func(ctx SpecContext) {
+		k := signingWith(ctx, true)
+		k.control(protected())
+		h, m, _, err := forge.Parts(k.tok)
+		framework.ControlOK(err == nil, "the issued access token must be a compact JWS (JWT-001 judges its form): %v", err)
+		pb, _ := json.Marshal(m)
+		withCrit := func(crit []string, ext bool) string {
+			GinkgoHelper()
+			hm := map[string]any{}
+			for key, v := range h {
+				hm[key] = v
+			}
+			hm["crit"] = crit
+			if ext {
+				hm["x-authconform-unknown"] = true
+			}
+			hb, _ := json.Marshal(hm)
+			tok, err := forge.SignRaw(hb, pb, k.secret, k.priv)
+			framework.ControlOK(err == nil, "sign with the target's key: %v", err)
+			k.cl.AddSecret(secretsOf(tok)...)
+			return tok
+		}
+		expect401(bearerGet(k.cl, protected(), withCrit([]string{"x-authconform-unknown"}, true)), `token with crit ["x-authconform-unknown"] (an extension nobody defined)`)
+		r := bearerGet(k.cl, protected(), withCrit([]string{}, false))
+		notThrottled(r, "token with an empty crit list")
+		Expect(r.Status).To(BeNumerically("<", 500), "token with an empty crit list: the target failed (never 5xx)\n%s", r.Exchange)
+		if r.Status != http.StatusUnauthorized {
+			framework.ShouldNote("a token with an empty crit list (RFC 7515 §4.1.11: producers MUST NOT send one) got %d, not 401", r.Status)
+		}
+	}, SpecTimeout(60*time.Second))
+
+	// ---------------------------------------------------------------- JWT-019
+	c.It("JWT-019", "should leave the victim's genuine token working (neither 401 nor 429) and its rate-limit budget untouched after 1,000 tokens forged with foreign secrets carrying the victim's sub, while that token got 200 before, because a forgery must neither lock out nor spend the budget of the principal it names (OWASP API4)", func(ctx SpecContext) {
+		const n, workers = 1000, 8
+		tok := cache.get(c, cl, member())
+		before := framework.Control(bearerGet(cl, protected(), tok), "the victim's genuine token before the flood", http.StatusOK)
+		m := claims(tok)
+		signaturesChecked(m)
+		forged := make(chan string, n)
+		for i := 0; i < n; i++ {
+			forged <- hs256(nil, m, []byte(randomSecret()))
+		}
+		close(forged)
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			statuses = map[int]int{}
+			errs     int
+		)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for f := range forged {
+					r, err := cl.Try(ctx, framework.Req{Method: http.MethodGet, Path: protected(), Header: framework.Cred(spec.TransportBearer, f)})
+					mu.Lock()
+					if err != nil {
+						errs++
+					} else {
+						statuses[r.Status]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		AddReportEntry("statuses", fmt.Sprintf("forged tokens: %v, transport errors: %d", statuses, errs))
+		if errs > n/10 {
+			framework.Inconclusive("%d of %d forged requests got no answer: the flood cannot be judged", errs, n)
+		}
+		after := bearerGet(cl, protected(), tok)
+		Expect(after).To(framework.HaveStatus(http.StatusOK), "the victim's genuine token after %d forged tokens carrying its sub (forged answers: %v)", n, statuses)
+		rb, errB := strconv.Atoi(before.Header.Get(spec.HeaderRateRemaining))
+		ra, errA := strconv.Atoi(after.Header.Get(spec.HeaderRateRemaining))
+		sameWindow := before.Header.Get(spec.HeaderRateReset) != "" && before.Header.Get(spec.HeaderRateReset) == after.Header.Get(spec.HeaderRateReset)
+		if errB == nil && errA == nil && sameWindow {
+			// Between the two, the victim sent one request: the one after.
+			Expect(ra).To(BeNumerically(">=", rb-1), "%s fell from %d to %d over %d forged tokens carrying the victim's sub: forgeries spent the victim's budget", spec.HeaderRateRemaining, rb, ra, n)
+		} else {
+			framework.Info("the victim's budget was not compared (no integral %s in one window on both answers)", spec.HeaderRateRemaining)
+		}
+	}, SpecTimeout(120*time.Second))
+
 })
 
 // loginOKText is JWT-001's positive spec text for profile login l.

@@ -7,12 +7,19 @@
 package forge
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -178,8 +185,33 @@ func Resign(tok string, secret, privPEM string, edit func(claims map[string]any)
 	return "", errors.New("forge: no signing key known for this target (set control.jwtSecret or control.jwtPrivateKey)")
 }
 
-// WeakSecrets are common HS256 secrets (JWT-013), from public wordlists of
-// leaked JWT secrets.
+//go:embed weak-jwt-secrets.txt
+var weakCorpus string
+
+var (
+	corpusOnce sync.Once
+	corpus     []string
+)
+
+// WeakSecretCorpus is the suite's offline corpus of weak JWT HMAC secrets
+// (weak-jwt-secrets.txt: written for authconform, CC0; well-known defaults
+// plus systematic entries), without the empty secret, which callers try
+// separately. The slice is shared: do not modify it.
+func WeakSecretCorpus() []string {
+	corpusOnce.Do(func() {
+		for _, ln := range strings.Split(weakCorpus, "\n") {
+			if ln == "" || strings.HasPrefix(ln, "# ") {
+				continue
+			}
+			corpus = append(corpus, ln)
+		}
+	})
+	return corpus
+}
+
+// WeakSecrets are common HS256 secrets (JWT-013, JWT-017), from public wordlists of
+// leaked JWT secrets; every one is shorter than the 32 bytes RFC 7518 §3.2
+// requires of an HS256 key.
 var WeakSecrets = []string{"secret", "secretkey", "your-256-bit-secret", "changeme", "password", "jwt_secret", "your-hs256-secret", "123456", "key", "test"}
 
 // IsJWS reports whether s looks like a compact JWS: three base64url
@@ -192,4 +224,142 @@ func IsJWS(s string) bool {
 	}
 	_, ok := h["alg"].(string)
 	return ok
+}
+
+// b64url is the base64url alphabet (RFC 4648 §5).
+const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// NonCanonicalSignatures returns tok with the spare low bits of its
+// signature's last base64url character set, every combination but the
+// canonical one (RFC 7515 §2: base64url without padding; RFC 4648 §3.5:
+// the pad bits of a canonical encoding are zero). A 32-byte HS256
+// signature (43 characters) has 2 spare bits, so 3 variants; a 256-byte
+// RS256 signature (342 characters) has 4, so 15. A lenient decoder reads
+// every variant as the genuine signature. It returns nil when the
+// signature has no spare bits or its last character is not canonical.
+func NonCanonicalSignatures(tok string) []string {
+	i := strings.LastIndex(tok, ".")
+	if i < 0 || i == len(tok)-1 {
+		return nil
+	}
+	n := len(tok) - i - 1
+	spare := map[int]uint{2: 4, 3: 2}[n%4]
+	last := strings.IndexByte(b64url, tok[len(tok)-1])
+	if spare == 0 || last < 0 {
+		return nil
+	}
+	mask := 1<<spare - 1
+	if last&mask != 0 {
+		return nil
+	}
+	var out []string
+	for k := 1; k <= mask; k++ {
+		out = append(out, tok[:len(tok)-1]+string(b64url[last|k]))
+	}
+	return out
+}
+
+// SignRaw signs the exact header and payload bytes given (JSON the
+// encoding/json package would not write: duplicate names, 1e20 literals)
+// with HS256 under secret when secret != "", else with RS256 under the PEM
+// private key privPEM. The header's alg must match.
+func SignRaw(header, payload []byte, secret, privPEM string) (string, error) {
+	in := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
+	var (
+		sig []byte
+		err error
+	)
+	switch {
+	case secret != "":
+		sig, err = jwt.SigningMethodHS256.Sign(in, []byte(secret))
+	case privPEM != "":
+		var k *rsa.PrivateKey
+		if k, err = jwt.ParseRSAPrivateKeyFromPEM([]byte(privPEM)); err != nil {
+			return "", fmt.Errorf("forge: private key: %w", err)
+		}
+		sig, err = jwt.SigningMethodRS256.Sign(in, k)
+	default:
+		return "", errors.New("forge: no signing key known for this target (set control.jwtSecret or control.jwtPrivateKey)")
+	}
+	if err != nil {
+		return "", err
+	}
+	return in + "." + b64.EncodeToString(sig), nil
+}
+
+// JWE encrypts plaintext (typically an unsigned alg none JWT) as a compact
+// JWE (RFC 7516 §7.1) for the RSA public key pub: RSA-OAEP-256 key
+// encryption, A256GCM content encryption, cty JWT. An attacker needs only
+// the public key to make one; a server that decrypts it and trusts the JWT
+// inside lets anyone mint tokens (sign–encrypt confusion, RFC 8725 §3.1).
+// Hand-written on crypto/rsa and crypto/cipher: the suite only ever seals
+// one token per spec, and no JOSE library is a dependency.
+func JWE(pub *rsa.PublicKey, plaintext string) (string, error) {
+	cek, iv := make([]byte, 32), make([]byte, 12)
+	if _, err := rand.Read(cek); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(iv); err != nil {
+		return "", err
+	}
+	ek, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, cek, nil)
+	if err != nil {
+		return "", err
+	}
+	return sealJWE(`{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT"}`, ek, cek, iv, plaintext)
+}
+
+// OpaqueJWE is a well-formed 5-segment compact JWE nobody can decrypt: a
+// "dir" JWE (RFC 7518 §4.5) whose content key is random and thrown away,
+// around plaintext. A server must refuse it as it refuses any token it
+// cannot verify.
+func OpaqueJWE(plaintext string) (string, error) {
+	cek, iv := make([]byte, 32), make([]byte, 12)
+	if _, err := rand.Read(cek); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(iv); err != nil {
+		return "", err
+	}
+	return sealJWE(`{"alg":"dir","enc":"A256GCM","cty":"JWT"}`, nil, cek, iv, plaintext)
+}
+
+func sealJWE(header string, ek, cek, iv []byte, plaintext string) (string, error) {
+	hdr := b64.EncodeToString([]byte(header))
+	blk, err := aes.NewCipher(cek)
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(blk)
+	if err != nil {
+		return "", err
+	}
+	sealed := gcm.Seal(nil, iv, []byte(plaintext), []byte(hdr)) // AAD: ASCII(BASE64URL(header)), RFC 7516 §5.1
+	ct, tag := sealed[:len(sealed)-gcm.Overhead()], sealed[len(sealed)-gcm.Overhead():]
+	return hdr + "." + b64.EncodeToString(ek) + "." + b64.EncodeToString(iv) + "." + b64.EncodeToString(ct) + "." + b64.EncodeToString(tag), nil
+}
+
+// CrackHS256 tries every candidate as the HMAC-SHA256 secret of tok
+// offline and returns the index of the first that verifies its signature
+// (-1 when none does, or tok is not an HS256 JWS). It sends nothing.
+func CrackHS256(tok string, candidates []string) int {
+	i := strings.LastIndex(tok, ".")
+	if i < 0 {
+		return -1
+	}
+	sig, err := b64.DecodeString(tok[i+1:])
+	if err != nil || len(sig) != sha256.Size {
+		return -1
+	}
+	in := []byte(tok[:i])
+	var sum []byte
+	for k, c := range candidates {
+		m := hmac.New(sha256.New, []byte(c))
+		m.Write(in)
+		sum = m.Sum(sum[:0])
+		if hmac.Equal(sum, sig) {
+			return k
+		}
+	}
+	return -1
 }
