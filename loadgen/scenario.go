@@ -57,6 +57,10 @@ type env struct {
 	shard  Shard
 	client *http.Client
 	pace   Pace // this shard's pace
+	// notes are added to the plan's; cleanups run after the attack
+	// (revoking minted keys).
+	notes    []string
+	cleanups []func()
 }
 
 func (e *env) url(rel string) string { return e.p.URL(e.t.BaseURL, rel) }
@@ -150,8 +154,9 @@ func resourceFor(t *spec.Target, name string) string {
 }
 
 // userKeyCreds returns every (principal key × transport) credential, or
-// device keys for iotistica, partitioned by shard.
-func userKeyCreds(e *env) ([]cred, error) {
+// device keys where the profile has no user keys, partitioned by shard;
+// a shard beyond the target's credentials mints its own (mint.go).
+func userKeyCreds(ctx context.Context, e *env) ([]cred, error) {
 	if e.p.UserKeyPrefix == "" {
 		// The rate-limited key may be one of the devices: leave it out,
 		// its small budget would turn the attack into 429s.
@@ -163,7 +168,17 @@ func userKeyCreds(e *env) ([]cred, error) {
 		}
 		devs, err := Partition(e.shard, all, "device keys")
 		if err != nil {
-			return nil, err
+			if !e.p.Can(spec.CapProvisioning) {
+				return nil, err
+			}
+			prov, perr := provisionDevices(ctx, e, 1)
+			if perr != nil || len(prov) == 0 {
+				return nil, fmt.Errorf("%w: shard %s: the target has %d device keys and registering a device of the shard's own failed (%v); use at most %d shards", ErrUsage, e.shard, len(all), perr, len(all))
+			}
+			for _, d := range prov {
+				devs = append(devs, spec.Device{UUID: d.uuid, APIKey: d.username})
+			}
+			e.notes = append(e.notes, fmt.Sprintf("shard %s registered %d device(s) of its own through the provisioning API", e.shard, len(prov)))
 		}
 		var out []cred
 		for _, d := range devs {
@@ -179,7 +194,15 @@ func userKeyCreds(e *env) ([]cred, error) {
 	}
 	ps, err := Partition(e.shard, keyed, "principals (each has one API key)")
 	if err != nil {
-		return nil, err
+		if !canMintUserKeys(e.p) || len(keyed) == 0 {
+			return nil, err
+		}
+		p, note, merr := mintedUserKeyPrincipal(ctx, e, keyed)
+		if merr != nil {
+			return nil, merr
+		}
+		ps = []principal{p}
+		e.notes = append(e.notes, note)
 	}
 	var out []cred
 	for _, p := range ps {
@@ -268,7 +291,7 @@ func prepare(ctx context.Context, scenario string, e *env) (*plan, error) {
 }
 
 func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
-	cs, err := userKeyCreds(e)
+	cs, err := userKeyCreds(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -365,10 +388,8 @@ func prepareJWT(ctx context.Context, e *env) (*plan, error) {
 	if err := needLogin(e, "jwt-verify"); err != nil {
 		return nil, err
 	}
-	ps, err := Partition(e.shard, principals(e.t), "principals")
-	if err != nil {
-		return nil, err
-	}
+	ps, notes := sessionPrincipals(e, principals(e.t))
+	e.notes = append(e.notes, notes...)
 	var cs []cred
 	for _, p := range ps {
 		lr, err := login(ctx, e, p)
@@ -392,10 +413,8 @@ func prepareLogin(_ context.Context, e *env) (*plan, error) {
 	if err := needLogin(e, "login"); err != nil {
 		return nil, err
 	}
-	ps, err := Partition(e.shard, principals(e.t), "principals")
-	if err != nil {
-		return nil, err
-	}
+	ps, notes := sessionPrincipals(e, principals(e.t))
+	e.notes = append(e.notes, notes...)
 	var ts []vegeta.Target
 	for _, p := range ps {
 		b, _ := json.Marshal(loginBody(p))
@@ -423,10 +442,8 @@ func prepareRefresh(ctx context.Context, e *env) (*plan, error) {
 	if e.p.Login.RefreshPath == "" {
 		return nil, fmt.Errorf("%w: refresh: the %s profile has no refresh endpoint (use --profile roboticks or iotistica)", ErrUsage, e.p.Name)
 	}
-	ps, err := Partition(e.shard, principals(e.t), "principals")
-	if err != nil {
-		return nil, err
-	}
+	ps, notes := sessionPrincipals(e, principals(e.t))
+	e.notes = append(e.notes, notes...)
 	const perPrincipal = 4
 	var chains []*chain
 	for i := 0; i < perPrincipal*len(ps); i++ {
