@@ -96,6 +96,17 @@ images: $(PLUGIN)
 	bash ci/images/mosquitto/assemble.sh $(PLUGIN) ci/images/mosquitto/build
 	docker build -q --label authconform.image=mosquitto -t $(MOSQ_IMAGE) ci/images/mosquitto/build
 
+# The CLI as a FROM scratch image (entrypoint /authconform) under the name
+# the Kubernetes Jobs in ci/k8s use; no plugin, no registry needed.
+IMAGE ?= authconform:latest
+
+.PHONY: image
+image:
+	@command -v docker >/dev/null || { echo "image: docker not found"; exit 2; }
+	CGO_ENABLED=0 $(GO) build -trimpath -o ci/images/authconform/build/authconform ./cmd/authconform
+	mkdir -p ci/images/authconform/build/tmp && chmod 1777 ci/images/authconform/build/tmp
+	docker build -q --label authconform.image=cli -t $(IMAGE) -f ci/images/authconform/Dockerfile ci/images/authconform/build
+
 # MQTT CONNECT rate, plugin + reference vs Mosquitto's password_file, on
 # the host's mosquitto over loopback (exec, not containers: less noise).
 # Last line: ratio X.XX (plugin / password_file).
