@@ -60,8 +60,10 @@ variants: test-prereqs
 	$(GO) test -count=1 -v -run 'TestVariants' ./cmd/authconform
 
 # key-valid against the reference and a bare net/http handler (each in its
-# own child process), max sustainable throughput of both; last line
-# `ratio X.XX` (reference / bare). About a minute. See docs/load.md.
+# own child process): max sustainable throughput of both, the generator's
+# headroom, and server CPU per request in interleaved trials; last line
+# `ratio X.XX` (bare / reference CPU per request). A few minutes. See
+# docs/load.md.
 bench:
 	$(GO) build -o bin/authconform-bench ./loadgen/bench
 	bin/authconform-bench $(BENCHFLAGS)
