@@ -60,8 +60,10 @@ variants: test-prereqs
 	$(GO) test -count=1 -v -run 'TestVariants' ./cmd/authconform
 
 # key-valid against the reference and a bare net/http handler (each in its
-# own child process), max sustainable throughput of both; last line
-# `ratio X.XX` (reference / bare). About a minute. See docs/load.md.
+# own child process): max sustainable throughput of both, the generator's
+# headroom, and server CPU per request in interleaved trials; last line
+# `ratio X.XX` (bare / reference CPU per request). A few minutes. See
+# docs/load.md.
 bench:
 	$(GO) build -o bin/authconform-bench ./loadgen/bench
 	bin/authconform-bench $(BENCHFLAGS)
@@ -95,6 +97,17 @@ images: $(PLUGIN)
 	docker build -q --label authconform.image=reference -t $(REF_IMAGE) -f ci/images/reference/Dockerfile ci/images/reference/build
 	bash ci/images/mosquitto/assemble.sh $(PLUGIN) ci/images/mosquitto/build
 	docker build -q --label authconform.image=mosquitto -t $(MOSQ_IMAGE) ci/images/mosquitto/build
+
+# The CLI as a FROM scratch image (entrypoint /authconform) under the name
+# the Kubernetes Jobs in ci/k8s use; no plugin, no registry needed.
+IMAGE ?= authconform:latest
+
+.PHONY: image
+image:
+	@command -v docker >/dev/null || { echo "image: docker not found"; exit 2; }
+	CGO_ENABLED=0 $(GO) build -trimpath -o ci/images/authconform/build/authconform ./cmd/authconform
+	mkdir -p ci/images/authconform/build/tmp && chmod 1777 ci/images/authconform/build/tmp
+	docker build -q --label authconform.image=cli -t $(IMAGE) -f ci/images/authconform/Dockerfile ci/images/authconform/build
 
 # MQTT CONNECT rate, plugin + reference vs Mosquitto's password_file, on
 # the host's mosquitto over loopback (exec, not containers: less noise).

@@ -496,3 +496,31 @@ func TestShardsMergeLikeOneAttack(t *testing.T) {
 		t.Errorf("merged asked %v shard %q", merged.AskedRate, merged.Shard)
 	}
 }
+
+// Every scenario is a complete value: help, expectation, success rule,
+// preparation, a default rate and duration; names are unique.
+func TestScenarioRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	tg := &spec.Target{RateLimited: spec.RateLimited{Limit: 10, Window: spec.Duration(time.Second)}}
+	for _, s := range All() {
+		if s.Name == "" || s.Help == "" || s.Expect == "" || s.Success == nil || s.Prepare == nil || s.Needs == "" {
+			t.Errorf("scenario %q is incomplete: %+v", s.Name, s)
+		}
+		if seen[s.Name] {
+			t.Errorf("scenario %q registered twice", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Rate(tg) <= 0 || s.Duration(tg) <= 0 {
+			t.Errorf("%s: default rate %v duration %v", s.Name, s.Rate(tg), s.Duration(tg))
+		}
+		if !strings.Contains(Usage(), s.Name+" ") {
+			t.Errorf("%s missing from Usage", s.Name)
+		}
+	}
+	if r, ok := Lookup("ratelimit"); !ok || r.Rate(tg) != 200 || r.Duration(tg) != 5*time.Second {
+		t.Errorf("ratelimit defaults: 20x a 10/s budget = 200/s over at least 5s")
+	}
+	if len(Scenarios) != len(All()) {
+		t.Errorf("Scenarios %v", Scenarios)
+	}
+}

@@ -11,7 +11,19 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/authconform/authconform/spec"
 )
+
+// mqtt-connect: a CONNECT storm of devices with their own credentials.
+var mqttConnectScenario = &Scenario{
+	Name: "mqtt-connect", Help: "MQTT CONNECT storm with provisioned devices (needs mqtt.address in --target)",
+	Needs: spec.CapMQTT, Expect: "success = CONNACK accepted",
+	// 200 = CONNACK accepted; 401/403 = refused (0x04/0x05)
+	Success:  func(r *vegeta.Result) (bool, string) { return r.Code == 200, "CONNACK accepted" },
+	Defaults: Defaults{Rate: func(*spec.Target) float64 { return 100 }},
+	Prepare:  prepareMQTT,
+}
 
 // mqttClient is one device's MQTT credentials. It never leaves memory.
 type mqttClient struct {

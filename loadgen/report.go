@@ -309,24 +309,11 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 // (key-invalid) succeed on 401; key-mixed and provision-race tag each
 // request in the URL fragment (never sent to the server).
 func Expected(scenario string, r *vegeta.Result) (bool, string) {
-	want := "2xx"
-	ok := r.Code >= 200 && r.Code < 300
-	switch scenario {
-	case "key-invalid":
-		want, ok = "401", r.Code == 401
-	case "key-mixed":
-		if strings.HasSuffix(r.URL, "#invalid") {
-			want, ok = "401", r.Code == 401
-		}
-	case "ratelimit":
-		want, ok = "2xx or 429", (r.Code >= 200 && r.Code < 300) || r.Code == 429
-	case "provision-race":
-		// Exactly one redemption per key succeeds; the others must be
-		// refused with 401 (or 403/409 when the implementation says so).
-		want, ok = "2xx, or 4xx for a used key", r.Code >= 200 && r.Code < 500
-	case "mqtt-connect":
-		want, ok = "CONNACK accepted", r.Code == 200
+	rule := success2xx
+	if s, known := Lookup(scenario); known {
+		rule = s.Success
 	}
+	ok, want := rule(r)
 	if ok {
 		return true, ""
 	}
@@ -452,19 +439,11 @@ func (a *Aggregator) Report() *Report {
 }
 
 func expectText(s string) string {
-	switch s {
-	case "key-invalid":
-		return "success = 401 for every invalid key"
-	case "key-mixed":
-		return "success = 2xx for valid keys, 401 for invalid keys"
-	case "ratelimit":
-		return "success = 2xx or 429; precision is in ratelimit"
-	case "provision-race":
-		return "success = 2xx or 4xx; exactly one 2xx per provisioning key is in provision"
-	case "mqtt-connect":
-		return "success = CONNACK accepted"
-	case "":
+	if s == "" {
 		return ""
+	}
+	if sc, ok := Lookup(s); ok {
+		return sc.Expect
 	}
 	return "success = 2xx"
 }

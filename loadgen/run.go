@@ -125,10 +125,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	pace := cfg.Pace.Split(cfg.Shard.Count)
 	e := &env{t: cfg.Target, p: p, shard: cfg.Shard, pace: pace, client: &http.Client{Timeout: cfg.Timeout, CheckRedirect: noRedirect}}
+	defer e.cleanup()
 	pl, err := prepare(ctx, cfg.Scenario, e)
 	if err != nil {
 		return nil, err
 	}
+	pl.notes = append(e.notes, pl.notes...)
 	if pl.close != nil {
 		defer pl.close()
 	}

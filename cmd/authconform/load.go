@@ -64,42 +64,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stdout, stderr io.Writer)
 	}
 }
 
-const loadUsage = `Usage: authconform load SCENARIO [flags]   (docs/load.md)
+var loadUsage = `Usage: authconform load SCENARIO [flags]   (docs/load.md)
 
 Scenarios:
-  key-valid       valid API keys over every transport of the profile (device keys for iotistica)
-  key-invalid     unknown keys with the profile's prefix (success = 401)
-  key-mixed       valid and invalid keys alternately
-  jwt-verify      log in once, then a protected resource with the JWT
-  login           the login endpoint (bound by password hashing)
-  refresh         the refresh endpoint, refresh chains with their newest token
-  ratelimit       the target's rate-limited key at 20x its budget: overAdmitted / underAdmitted
-  provision-race  8 redemptions race for every provisioning key (iotistica)
-  mqtt-connect    MQTT CONNECT storm with provisioned devices (needs mqtt.address in --target)
-
+` + loadgen.Usage() + `
 Exit codes: 0 fine; 1 a threshold or the baseline breached (every run has
 the gate errors<=0.01: more than 1% of requests without any answer, e.g. a
 target that died, fails it; --threshold 'errors<=X' overrides), or the
 attack was interrupted; 2 usage error.
 
 `
-
-func defaultRate(scenario string, t *spec.Target) float64 {
-	switch scenario {
-	case "login":
-		return 10 // password hashing: the reference manages ~20/s on 2 cores
-	case "ratelimit":
-		// 20× the key's budget, so every window is contended.
-		return 20 * float64(t.RateLimited.Limit) / t.RateLimited.Window.D().Seconds()
-	case "provision-race":
-		// 5 s × 80/s = 50 keys: 50 devices, well under the default
-		// license's maxDevices (100)
-		return 80
-	case "mqtt-connect":
-		return 100
-	}
-	return 500
-}
 
 func loadCmd(args []string, stdout, stderr io.Writer) int {
 	var f loadFlags
@@ -144,7 +118,8 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		return bad("unexpected argument %q; give one SCENARIO and flags", pos[1])
 	}
 	scenario := pos[0]
-	if !loadgen.KnownScenario(scenario) {
+	sc, known := loadgen.Lookup(scenario)
+	if !known {
 		return bad("unknown scenario %q; use one of %s", scenario, strings.Join(loadgen.Scenarios, ", "))
 	}
 	if f.rate != "" && f.ramp != "" {
@@ -255,13 +230,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 		prof := spec.ProfileName(f.profile)
 		if prof == "" {
 			// The first built-in profile that can serve the scenario.
-			need := spec.CapLogin
-			switch scenario {
-			case "provision-race":
-				need = spec.CapProvisioning
-			case "mqtt-connect":
-				need = spec.CapMQTT
-			}
+			need := sc.Needs
 			prof = spec.AllProfiles[0]
 			for _, p := range spec.AllProfiles {
 				if spec.MustGet(p).Can(need) {
@@ -284,12 +253,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 
 	dur := f.duration
 	if dur == 0 {
-		dur = 5 * time.Second
-		if scenario == "ratelimit" {
-			if w := time.Duration(3.5 * float64(target.RateLimited.Window.D())); w > dur {
-				dur = w
-			}
-		}
+		dur = sc.Duration(target)
 	}
 	var pace loadgen.Pace
 	switch {
@@ -298,7 +262,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	case f.rate != "":
 		pace = loadgen.Constant(rateV, dur)
 	default:
-		pace = loadgen.Constant(defaultRate(scenario, target), dur)
+		pace = loadgen.Constant(sc.Rate(target), dur)
 	}
 
 	if pace.Hits() == 0 {

@@ -60,7 +60,10 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "key-valid", "--nope"}, "nope"},
 		{[]string{"load", "jwt-verify", "--profile", "requestrocket", "--rate", "1", "--duration", "1s"}, "needs a profile with login"},
 		{[]string{"load", "mqtt-connect", "--quiet"}, "mqtt.address"},
-		{[]string{"load", "key-valid", "--shard", "3/4", "--quiet"}, "shard 3/4"},
+		// requestrocket has no self-service keys API: a shard beyond its
+		// principals cannot mint a key of its own (roboticks can, see
+		// TestLoadShardsBeyondPrincipals).
+		{[]string{"load", "key-valid", "--profile", "requestrocket", "--shard", "3/4", "--quiet"}, "shard 3/4"},
 		{[]string{"load", "key-valid", "--engine", "turbo"}, "--engine"},
 		{[]string{"load", "refresh", "--engine", "fast", "--quiet"}, "--engine fast"},
 		{[]string{"load", "key-valid", "--threshold", "errors>=0.1"}, "errors"},
@@ -485,5 +488,101 @@ func TestLoadStdoutAndBaselineScenario(t *testing.T) {
 	code, _, stderr = runCLI("load", "key-valid", "--quiet", "--baseline", base)
 	if code != exitUsage || !strings.Contains(stderr, "--baseline") || !strings.Contains(stderr, "key-invalid") {
 		t.Errorf("baseline of another scenario: exit %d %q", code, stderr)
+	}
+}
+
+// --shard i/N beyond the target's credentials: shards 3 and 4 of 5 mint
+// their own API keys (roboticks' keys API) and revoke them afterwards;
+// jwt-verify shards log in themselves; iotistica's device-key shards
+// register devices of their own. Every shard succeeds and the merge
+// counts like one attack.
+func TestLoadShardsBeyondPrincipals(t *testing.T) {
+	const n = 5
+	for _, c := range []struct {
+		profile  spec.ProfileName
+		scenario string
+		minted   string // a note every shard past the target's credentials has
+	}{
+		{spec.Roboticks, "key-valid", "minted its own API key"},
+		{spec.Roboticks, "jwt-verify", "logs in as"},
+		{spec.Iotistica, "key-valid", "registered 1 device(s) of its own"},
+	} {
+		t.Run(string(c.profile)+"/"+c.scenario, func(t *testing.T) {
+			ctx := context.Background()
+			run, err := reference.Start(ctx, reference.Config{Profile: c.profile}, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer run.Close()
+			tg := run.Target
+			bufs := make([]bytes.Buffer, n)
+			reps := make([]*loadgen.Report, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					reps[i], errs[i] = loadgen.Run(ctx, loadgen.Config{Scenario: c.scenario, Target: tg, Pace: loadgen.Constant(250, time.Second),
+						Shard: loadgen.Shard{Index: i, Count: n}, Results: &bufs[i]})
+				}(i)
+			}
+			wg.Wait()
+			mintedShards := 0
+			for i := 0; i < n; i++ {
+				if errs[i] != nil {
+					t.Fatalf("shard %d/%d: %v", i, n, errs[i])
+				}
+				if reps[i].Success != 1 {
+					t.Errorf("shard %d/%d: success %v %v %v", i, n, reps[i].Success, reps[i].StatusCodes, reps[i].Errors)
+				}
+				if strings.Contains(strings.Join(reps[i].Notes, "\n"), c.minted) {
+					mintedShards++
+				}
+			}
+			if mintedShards == 0 {
+				t.Errorf("no shard says %q: the target's own credentials were shared", c.minted)
+			}
+			a := loadgen.NewAggregator(0)
+			for i := range bufs {
+				if err := a.AddFile(fmt.Sprintf("shard-%d", i), &bufs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := a.Report()
+			if m.Requests != 250 || m.Success != 1 || m.Shard != "merged 5" {
+				t.Errorf("merged %d requests, success %v, shard %q; want 250, 1, merged 5", m.Requests, m.Success, m.Shard)
+			}
+			if c.profile == spec.Roboticks && c.scenario == "key-valid" {
+				// the minted keys were revoked after the attack: the
+				// admin's and the member's key lists hold them revoked
+				for _, who := range []spec.Principal{tg.Principals.Admin, tg.Principals.Member} {
+					req, _ := http.NewRequest(http.MethodGet, tg.BaseURL+"/api/v1/api-keys", nil)
+					req.Header.Set("X-API-Key", who.APIKey)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var keys []struct {
+						Name    string `json:"name"`
+						Revoked bool   `json:"revoked"`
+					}
+					_ = json.NewDecoder(resp.Body).Decode(&keys)
+					resp.Body.Close()
+					found := 0
+					for _, k := range keys {
+						if strings.HasPrefix(k.Name, "authconform-load-shard-") {
+							found++
+							if !k.Revoked {
+								t.Errorf("minted key %s still active after the attack", k.Name)
+							}
+						}
+					}
+					if found != 1 {
+						t.Errorf("%s has %d minted keys, want 1 (shards 3 and 4 mint one each, of admin and member)", who.Email, found)
+					}
+				}
+			}
+		})
 	}
 }
