@@ -88,7 +88,7 @@ func TestRunProfileFile(t *testing.T) {
 	}{
 		{[]string{"run", "--profile-file", bad, "--target", tf}, "basePath"},
 		{[]string{"run", "--profile-file", filepath.Join(dir, "missing.yaml"), "--target", tf}, "cannot read"},
-		{[]string{"run", "--profile-file", prof}, "needs --target"},
+		{[]string{"run", "--profile-file", bad}, "basePath"},
 	} {
 		code, _, errOut := runCLI(c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
