@@ -290,6 +290,23 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		Expect(bodyDiff(cl, bad1, bad2, unknown)).To(BeEmpty(), "body differs from the wrong-password body\nwrong password:\n%s\nunknown user:\n%s", bad1.Exchange, unknown.Exchange)
 	})
 
+	// rotateOnce logs the member in and refreshes once: the control that
+	// the login's refresh token works, and that the target rotates it
+	// (otherwise reuse of a rotated-out token is not applicable). It
+	// returns the login's tokens and the refreshed ones.
+	rotateOnce := func() (t0, t1 framework.Tokens) {
+		GinkgoHelper()
+		t0 = login(c, cl, member())
+		framework.ControlOK(t0.Refresh != "", "the login response has no refresh token (%q)", l.RefreshField)
+		r1, t1 := refresh(c, cl, t0.Refresh)
+		framework.Control(r1, "the first refresh with the login's refresh token", http.StatusOK)
+		framework.ControlOK(t1.Refresh != "", "the first refresh returned no refresh token\n%s", r1.Exchange)
+		if t1.Refresh == t0.Refresh {
+			framework.SkipNotApplicable("the target does not rotate refresh tokens (the refresh returned the same one), so a rotated-out token cannot be reused")
+		}
+		return t0, t1
+	}
+
 	// ---------------------------------------------------------------- JWT-002
 	if c.Profile.Can(spec.CapLoginDocumented) {
 		c.It("JWT-002", fmt.Sprintf("issues access tokens that expire %d s after issue (exp - iat, and exp - the login response's Date) and announces that lifetime in %q, because the seed promises tokens that expire after one hour", l.Lifetime, l.ExpiresField), func() {
@@ -608,14 +625,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	if c.Profile.Can(spec.CapRefreshRotation) {
 		// ------------------------------------------------------------ JWT-011
 		c.It("JWT-011", "should answer 401 when a rotated-out refresh token is used again and then also refuse the newest refresh token of that family, because reuse means the token leaked (RFC 9700 §4.14.2)", func() {
-			t0 := login(c, cl, member())
-			framework.ControlOK(t0.Refresh != "", "the login response has no refresh token (%q)", l.RefreshField)
-			r1, t1 := refresh(c, cl, t0.Refresh)
-			framework.Control(r1, "the first refresh with the login's refresh token", http.StatusOK)
-			framework.ControlOK(t1.Refresh != "", "the first refresh returned no refresh token\n%s", r1.Exchange)
-			if t1.Refresh == t0.Refresh {
-				framework.SkipNotApplicable("the target does not rotate refresh tokens (the refresh returned the same one), so a rotated-out token cannot be reused")
-			}
+			t0, t1 := rotateOnce()
 			reuse, _ := refresh(c, cl, t0.Refresh)
 			expect401(reuse, "reuse of the rotated-out refresh token")
 			newest, _ := refresh(c, cl, t1.Refresh)
@@ -709,14 +719,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 	})
 	if c.Profile.Can(spec.CapRefreshRotation) {
 		c.It("JWT-014", "should answer 401 to a non-canonical copy (spare bits set) of a rotated-out refresh token, while the genuine refresh token refreshed, so that a second string for the same token cannot escape reuse detection (RFC 7515 §2, RFC 9700 §4.14.2)", func() {
-			t0 := login(c, cl, member())
-			framework.ControlOK(t0.Refresh != "", "the login response has no refresh token (%q)", l.RefreshField)
-			r1, t1 := refresh(c, cl, t0.Refresh)
-			framework.Control(r1, "the first refresh with the login's refresh token", http.StatusOK)
-			framework.ControlOK(t1.Refresh != "", "the first refresh returned no refresh token\n%s", r1.Exchange)
-			if t1.Refresh == t0.Refresh {
-				framework.SkipNotApplicable("the target does not rotate refresh tokens (the refresh returned the same one), so a rotated-out token cannot be reused")
-			}
+			t0, t1 := rotateOnce()
 			vs := forge.NonCanonicalSignatures(t0.Refresh)
 			if len(vs) == 0 {
 				framework.SkipNotApplicable("the signature of the target's refresh token has no spare bits: no non-canonical variant exists")

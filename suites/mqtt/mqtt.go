@@ -130,13 +130,22 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 		controlCreds(addr, own, "the same agent's provisioned key after the revocation")
 	}, SpecTimeout(time.Minute+cacheDelay(c)))
 
-	c.It("MQTT-004", "never accepts a CONNECT while the auth backend is down, slow or answering 5xx, and accepts the same device again once it is back, because the broker must fail closed", func(ctx SpecContext) {
-		d := need(1)[0]
+	// backendControl is the environment's switch of the broker's auth
+	// backend (not-run where it has none); the backend is switched back up
+	// when the spec ends, whatever happens.
+	backendControl := func() framework.BackendControl {
+		GinkgoHelper()
 		bc, ok := c.Env.(framework.BackendControl)
 		if !ok {
 			framework.SkipNotRun("the %s environment cannot take the auth backend down; use --env exec or --env containers", c.Env.Name())
 		}
 		DeferCleanup(func() { _ = bc.SetBackend(context.Background(), framework.BackendUp) })
+		return bc
+	}
+
+	c.It("MQTT-004", "never accepts a CONNECT while the auth backend is down, slow or answering 5xx, and accepts the same device again once it is back, because the broker must fail closed", func(ctx SpecContext) {
+		d := need(1)[0]
+		bc := backendControl()
 		cr := creds(d)
 		control(addr, d, "with the backend up")
 		tried := 0
@@ -355,11 +364,7 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 
 	c.ItShould("MQTT-010", "answers a CONNECT while the auth backend is down or answering 5xx with 3.1.1 CONNACK 0x03 / 5.0 0x88 (server unavailable) or a close without CONNACK, never with a bad-credentials or not-authorized code, while the same device connects with the backend up before and after, because a device told its credentials are bad may discard them when the API merely restarted (MQTT 3.1.1 §3.2.2.3, 5.0 §3.2.2.2)", func(ctx SpecContext) {
 		d := need(1)[0]
-		bc, ok := c.Env.(framework.BackendControl)
-		if !ok {
-			framework.SkipNotRun("the %s environment cannot take the auth backend down; use --env exec or --env containers", c.Env.Name())
-		}
-		DeferCleanup(func() { _ = bc.SetBackend(context.Background(), framework.BackendUp) })
+		bc := backendControl()
 		cr := creds(d)
 		control(addr, d, "with the backend up")
 		tried := 0
