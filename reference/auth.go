@@ -257,6 +257,9 @@ func (s *Server) rateLimit(w http.ResponseWriter, pr *principal) bool {
 		}
 	}
 	d := s.limiter.Allow(pr.limitK, limit, window)
+	if s.faults.on(FaultResetNextWindow) {
+		d.Reset = d.Reset.Add(window) // DELIBERATE DEFECT: one window too late
+	}
 	if !s.faults.on(FaultNoRateLimitHeaders) {
 		rem := d.Remaining
 		if s.faults.on(FaultRemainingOffByOne) && d.Allowed {

@@ -80,6 +80,7 @@ const (
 // own, so that other areas' v2 faults merge without realignment).
 const (
 	FaultResetDeltaSeconds = "reset-delta-seconds" // RATE-009
+	FaultResetNextWindow   = "reset-next-window"   // RATE-009
 )
 
 // The profiles in which a fault is observable follow from the profiles'
@@ -153,6 +154,10 @@ var faultRegistry = []FaultInfo{
 	{FaultRateLimitNeverResets, "RATE-006", "the first window's count is kept forever: an exhausted key never recovers (later checks using the same key fail too)", []string{"RATE-002", "RATE-005", "RATE-007", "RATE-009", "RATE-010"}, allProfiles, false},
 	// Rate limiting, catalogue v2.
 	{FaultResetDeltaSeconds, "RATE-009", "X-RateLimit-Reset is the seconds until the window resets instead of the Unix time (roboticks' seed 000 says Unix timestamp)", []string{"RATE-001", "RATE-002"}, where(can(spec.CapResetDocumented)), false},
+	// The only defect RATE-009 sees alone: every header is a well-formed,
+	// stable Unix time in the future (RATE-001, RATE-002 pass) and
+	// Retry-After agrees with it, but the refill comes a window earlier.
+	{FaultResetNextWindow, "RATE-009", "X-RateLimit-Reset, and Retry-After with it, name the end of the window after the current one (the window is added once too often): the refill comes one window earlier than announced", nil, where(can(spec.CapResetDocumented)), false},
 	// Control-breaking (Inconclusive): the fixture principals' own,
 	// unrestricted credentials run out of budget, so every check whose
 	// positive controls use them must be error, never failed.

@@ -205,7 +205,13 @@ func classifyReset(raw string, sent, at, lo, hi time.Time) (f spec.ResetFormat, 
 		case fits(unixSeconds(sent)+x-1, unixSeconds(at)+x+1):
 			return spec.ResetDelta, ""
 		}
-		return "", fmt.Sprintf("the integer %d is neither the Unix time (seconds or ms) of the refill observed at %s..%s nor the seconds from its response (sent %s) to it", n, stamp(lo), stamp(hi), stamp(sent))
+		off := ""
+		if d := x - unixSeconds(hi); x > 1e9 && x < 1e10 && d > 0 {
+			off = fmt.Sprintf(" (as a Unix time it is %.0f s after the refill)", d)
+		} else if d := unixSeconds(lo) - x; x > 1e9 && x < 1e10 && d > 0 {
+			off = fmt.Sprintf(" (as a Unix time it is %.0f s before the refill)", d)
+		}
+		return "", fmt.Sprintf("the integer %d is neither the Unix time (seconds or ms) of the refill observed at %s..%s nor the seconds from its response (sent %s) to it%s", n, stamp(lo), stamp(hi), stamp(sent), off)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if fits(unixSeconds(t)-1, unixSeconds(t)+1) {

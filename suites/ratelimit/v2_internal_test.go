@@ -104,6 +104,13 @@ func TestClassifyReset(t *testing.T) {
 			t.Errorf("%q: %q (%s), want %q", raw, got, why, want)
 		}
 	}
+	// A Unix time one window late says by how much.
+	if _, why := classifyReset("1800000004", sent, at, lo, hi); !strings.Contains(why, "2 s after the refill") {
+		t.Errorf("1800000004: %q does not say it is 2 s after the refill", why)
+	}
+	if _, why := classifyReset("1799999990", sent, at, lo, hi); !strings.Contains(why, "12 s before the refill") {
+		t.Errorf("1799999990: %q does not say it is 12 s before the refill", why)
+	}
 	if time.Unix(1_800_000_002, 0).UTC().Format(http.TimeFormat) != "Fri, 15 Jan 2027 08:00:02 GMT" {
 		t.Fatal("test date out of step")
 	}
