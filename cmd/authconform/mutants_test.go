@@ -41,8 +41,13 @@ func TestMutants(t *testing.T) {
 	var (
 		mu     sync.Mutex
 		matrix []string
+		// alone: checks some fault made fail with no other check failed
+		// (errors of controls it broke allowed); done: faults that ran.
+		alone = map[string]bool{}
+		done  int
 	)
-	for _, f := range reference.Faults() {
+	faults := reference.Faults()
+	for _, f := range faults {
 		f := f
 		t.Run(f.Name, func(t *testing.T) {
 			t.Parallel()
@@ -87,7 +92,11 @@ func TestMutants(t *testing.T) {
 			}
 			caught := false
 			var unexplained []string
+			var failed []string
 			for _, cr := range r.Checks {
+				if cr.Status == framework.Failed {
+					failed = append(failed, cr.ID)
+				}
 				if cr.Status != framework.Failed && cr.Status != framework.Error {
 					continue
 				}
@@ -106,14 +115,32 @@ func TestMutants(t *testing.T) {
 			}
 			mu.Lock()
 			matrix = append(matrix, fmt.Sprintf("%-9s %-32s %s", f.Check, f.Name, p))
+			if len(failed) == 1 && failed[0] == f.Check {
+				alone[f.Check] = true
+			}
+			done++
 			mu.Unlock()
 		})
 	}
 	t.Cleanup(func() {
+		// The MUST checks of catalogue v2 each have a mutant that fails
+		// them alone: no other check failed, so the defect is blamed on
+		// exactly that check. Only when every fault ran (not under -run
+		// of a subset, not with the broker missing).
+		if done == len(faults) {
+			for _, id := range catalogueV2Must {
+				if !alone[id] {
+					t.Errorf("no fault makes %s the only failed check (catalogue v2: each MUST has a mutant that fails it alone)", id)
+				}
+			}
+		}
 		sort.Strings(matrix)
 		fmt.Fprintf(os.Stderr, "mutant matrix (check, fault, profile):\n%s\n", strings.Join(matrix, "\n"))
 	})
 }
+
+// catalogueV2Must are the MUST checks added by catalogue v2 (issue 12).
+var catalogueV2Must = []string{"JWT-015", "JWT-016", "JWT-017", "JWT-018", "MQTT-009", "RATE-009"}
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
