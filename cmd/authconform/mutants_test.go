@@ -127,7 +127,9 @@ func TestMutants(t *testing.T) {
 		// them alone: no other check failed, so the defect is blamed on
 		// exactly that check. Only when every fault ran (not under -run
 		// of a subset, not with the broker missing).
-		if done == len(faults) {
+		if done != len(faults) {
+			t.Logf("%d of %d faults ran: whether each catalogue-v2 MUST check has a mutant failing it alone is not checked", done, len(faults))
+		} else {
 			for _, id := range catalogueV2Must {
 				if !alone[id] {
 					t.Errorf("no fault makes %s the only failed check (catalogue v2: each MUST has a mutant that fails it alone)", id)
