@@ -34,6 +34,10 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	if e.p.ProvisioningKeyPrefix == "" {
 		return nil, fmt.Errorf("%w: provision-race needs the iotistica profile; %s has no provisioning (use --profile iotistica)", ErrUsage, e.p.Name)
 	}
+	create, redeem, err := provisioningPaths(e, "provision-race")
+	if err != nil {
+		return nil, err
+	}
 	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 			var out struct {
 				Key string `json:"key"`
 			}
-			resp, err := e.do(ctx, http.MethodPost, "/provision/keys", auth, map[string]any{}, &out)
+			resp, err := e.do(ctx, http.MethodPost, create, auth, map[string]any{}, &out)
 			if err == nil && (resp.StatusCode/100 != 2 || out.Key == "") {
 				err = fmt.Errorf("%w: creating a provisioning key got %d", ErrUsage, resp.StatusCode)
 			}
@@ -74,7 +78,7 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	// The racers of one key leave together (a bursty pace), so the
 	// redemptions really overlap whatever the rate.
 	var i atomic.Uint64
-	url := e.url("/provision/agent")
+	url := e.url(redeem)
 	targeter := func(t *vegeta.Target) error {
 		j := i.Add(1) - 1
 		k := int(j / DefaultRacers)

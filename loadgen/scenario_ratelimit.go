@@ -42,7 +42,11 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 		}
 	} else {
 		for _, d := range e.t.Devices {
-			cands = append(cands, cred{rel: "/device/" + d.UUID + "/state", header: e.p.DeviceKeyHeader, value: rl.APIKey})
+			c, err := deviceCred(e, d.UUID, rl.APIKey)
+			if err != nil {
+				return nil, err
+			}
+			cands = append(cands, c)
 		}
 	}
 	// Find a resource the key may read; its answer also tells when the
