@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// Label is what one attack (one process, one shard) writes into the Attack
-// field of every result it records, so that a results file describes itself:
-// `authconform report` recomputes schedule slip, expectations and the
-// rate-limit analysis from the file alone, and merges shards correctly.
-// It never holds a secret.
+// Label describes one attack (one process, one shard). In process it is a
+// value: Run hands it to the Aggregator (Aggregator.Attack). It is
+// serialized (String) only into the Attack field of every result written
+// out, so that a results file describes itself, and parsed (ParseLabel)
+// only from results read back: `authconform report` recomputes schedule
+// slip, expectations and the scenario's analysis from the files alone,
+// and merges shards correctly (CheckMerge). It never holds a secret.
 type Label struct {
 	Scenario string
 	Pace     Pace

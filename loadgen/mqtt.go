@@ -142,6 +142,10 @@ func mqttConnect(ctx context.Context, broker string, c *mqttClient) (*http.Respo
 // provisionDevices registers n devices of this shard through the
 // provisioning API (admin JWT → provisioning key → agent).
 func provisionDevices(ctx context.Context, e *env, n int) ([]*mqttClient, error) {
+	create, redeem, err := provisioningPaths(e, "registering devices")
+	if err != nil {
+		return nil, err
+	}
 	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
 	if err != nil {
 		return nil, err
@@ -152,7 +156,7 @@ func provisionDevices(ctx context.Context, e *env, n int) ([]*mqttClient, error)
 		var k struct {
 			Key string `json:"key"`
 		}
-		resp, err := e.do(ctx, http.MethodPost, "/provision/keys", auth, map[string]any{}, &k)
+		resp, err := e.do(ctx, http.MethodPost, create, auth, map[string]any{}, &k)
 		if err != nil {
 			return out, err
 		}
@@ -164,7 +168,7 @@ func provisionDevices(ctx context.Context, e *env, n int) ([]*mqttClient, error)
 			AgentUUID    string `json:"agentUuid"`
 			MQTTPassword string `json:"mqttPassword"`
 		}
-		resp, err = e.do(ctx, http.MethodPost, "/provision/agent", nil,
+		resp, err = e.do(ctx, http.MethodPost, redeem, nil,
 			map[string]string{"key": k.Key, "agentName": fmt.Sprintf("mqtt-load-%d-%d", e.shard.Index, i)}, &a)
 		if err != nil {
 			return out, err

@@ -161,9 +161,13 @@ func latencies(h *hdr.Histogram, total time.Duration, n uint64) Latencies {
 	}
 }
 
+// group is the results of one attack (one shard): one label.
 type group struct {
+	id     int // order of appearance: tells the attacks apart for analyses
 	label  Label
-	ok     bool // label parsed
+	ok     bool      // labelled by authconform load
+	scen   *Scenario // the label's scenario; nil: unknown or not labelled
+	an     analysis  // the scenario's analysis, shared by its groups; nil: none
 	seen   uint64
 	maxSeq uint64
 }
@@ -189,8 +193,12 @@ type Aggregator struct {
 	earliest, latest  time.Time
 	end               time.Time
 
+	// groups are the attacks of results read back (Add), by their Attack
+	// field; all is every group in order of appearance, those of
+	// in-process attacks (Attack) too.
 	groups map[string]*group
-	// the group of the last result, and its label
+	all    []*group
+	// the group of the last result read back, and its Attack field
 	lastGroup *group
 	lastName  string
 	// transport errors: count, per lostBucket of send time, and the
@@ -199,9 +207,13 @@ type Aggregator struct {
 	errBuckets    map[int64]uint64
 	lastErr       string
 	lastAnswer    time.Time
-	rl            *rateLimitAnalyzer
-	prov          *provisionAnalyzer
-	scenario      string
+	// analyses are the scenarios' own (Scenario.Analyze), one per
+	// scenario, in order of appearance
+	analyses map[*Scenario]analysis
+	anOrder  []analysis
+	// scenario is the first label's scenario name; scen the scenario
+	scenario string
+	scen     *Scenario
 }
 
 // NewAggregator returns an empty aggregator; lateAfter <= 0 means
@@ -213,11 +225,66 @@ func NewAggregator(lateAfter time.Duration) *Aggregator {
 	return &Aggregator{
 		lat: newHist(), slip: newHist(), fromPlan: newHist(), lateAfter: lateAfter,
 		codes: map[uint16]int{}, errs: map[string]struct{}{}, errList: []string{},
-		groups: map[string]*group{}, errBuckets: map[int64]uint64{},
+		groups: map[string]*group{}, errBuckets: map[int64]uint64{}, analyses: map[*Scenario]analysis{},
 	}
 }
 
-// Add records one result.
+// newGroup registers the attack labelled l (ok false: not labelled).
+func (a *Aggregator) newGroup(l Label, ok bool) *group {
+	g := &group{id: len(a.all), label: l, ok: ok}
+	a.all = append(a.all, g)
+	if !ok {
+		return g
+	}
+	g.scen, _ = Lookup(l.Scenario)
+	if a.scenario == "" {
+		a.scenario, a.scen = l.Scenario, g.scen
+	}
+	if g.scen != nil {
+		an, started := a.analyses[g.scen]
+		if !started {
+			an = g.scen.analysis(l)
+			a.analyses[g.scen] = an
+			if an != nil {
+				a.anOrder = append(a.anOrder, an)
+			}
+		}
+		g.an = an
+	}
+	return g
+}
+
+// Attack is one in-process attack's way into an Aggregator: its results
+// count under its label, a value. Their Attack field (the label as
+// results files carry it) is not read.
+type Attack struct {
+	a     *Aggregator
+	label Label
+	g     *group // registered with the first result
+}
+
+// Attack returns the way in of the in-process attack labelled l: add its
+// results through it.
+func (a *Aggregator) Attack(l Label) *Attack {
+	// Slip is read on the wall clock, as from a results file (which holds
+	// no monotonic reading), so that load and report agree.
+	l.Began = l.Began.Round(0)
+	return &Attack{a: a, label: l}
+}
+
+// Add records one result of the attack.
+func (at *Attack) Add(r *vegeta.Result) {
+	at.a.mu.Lock()
+	defer at.a.mu.Unlock()
+	if at.g == nil {
+		at.g = at.a.newGroup(at.label, true)
+	}
+	at.a.add(at.g, r)
+}
+
+// Add records one result read back from a results file: its Attack field
+// is the label of its attack (ParseLabel), or any other text for results
+// not written by authconform load.
 func (a *Aggregator) Add(r *vegeta.Result) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -228,22 +295,14 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 		a.lastName = r.Attack
 	}
 	if g == nil {
-		g = &group{}
-		g.label, g.ok = ParseLabel(r.Attack)
+		g = a.newGroup(ParseLabel(r.Attack))
 		a.groups[r.Attack] = g
-		if g.ok {
-			if a.scenario == "" {
-				a.scenario = g.label.Scenario
-			}
-			if g.label.Scenario == "ratelimit" && a.rl == nil {
-				a.rl = newRateLimitAnalyzer(g.label.RateLimit, g.label.RateWindow)
-			}
-			if g.label.Scenario == "provision-race" && a.prov == nil {
-				a.prov = &provisionAnalyzer{keys: map[string]*provKey{}}
-			}
-		}
 	}
 	a.lastGroup = g
+	a.add(g, r)
+}
+
+func (a *Aggregator) add(g *group, r *vegeta.Result) {
 	g.seen++
 	if r.Seq > g.maxSeq {
 		g.maxSeq = r.Seq
@@ -270,9 +329,7 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 	} else if r.Code != 0 && r.Timestamp.After(a.lastAnswer) {
 		a.lastAnswer = r.Timestamp
 	}
-	scen := ""
 	if g.ok {
-		scen = g.label.Scenario
 		planned := g.label.Began.Add(g.label.Pace.PlannedAt(r.Seq))
 		s := r.Timestamp.Sub(planned)
 		if s < 0 {
@@ -287,7 +344,7 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 		record(a.fromPlan, s+r.Latency)
 		a.fpTotal += s + r.Latency
 	}
-	ok, errText := Expected(scen, r)
+	ok, errText := g.scen.success(r)
 	if ok {
 		a.success++
 	} else if errText != "" {
@@ -296,31 +353,17 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 			a.errList = append(a.errList, errText)
 		}
 	}
-	if a.rl != nil && scen == "ratelimit" {
-		a.rl.add(r)
-	}
-	if a.prov != nil && scen == "provision-race" {
-		a.prov.add(r)
+	if g.an != nil {
+		g.an.add(g.id, r)
 	}
 }
 
-// Expected says whether a result is what the scenario asks for, and if not
-// the error text to report. Scenarios whose point is a refusal
-// (key-invalid) succeed on 401; key-mixed and provision-race tag each
-// request in the URL fragment (never sent to the server).
+// Expected says whether a result is what the named scenario asks for, and
+// if not the error text to report (each scenario's Success; 2xx for an
+// unknown one).
 func Expected(scenario string, r *vegeta.Result) (bool, string) {
-	rule := success2xx
-	if s, known := Lookup(scenario); known {
-		rule = s.Success
-	}
-	ok, want := rule(r)
-	if ok {
-		return true, ""
-	}
-	if r.Error != "" {
-		return false, r.Error
-	}
-	return false, fmt.Sprintf("%d (want %s)", r.Code, want)
+	s, _ := Lookup(scenario)
+	return s.success(r)
 }
 
 // Snapshot is a cheap view for the live progress line.
@@ -397,7 +440,7 @@ func (a *Aggregator) Report() *Report {
 	var shards []string
 	var profile, base string
 	plannedKnown := true
-	for _, g := range a.groups {
+	for _, g := range a.all {
 		if !g.ok {
 			plannedKnown = false
 			continue
@@ -428,24 +471,13 @@ func (a *Aggregator) Report() *Report {
 		rep.Shard = fmt.Sprintf("merged %d", len(shards))
 		rep.Shards = shards
 	}
-	if a.rl != nil {
-		rep.RateLimit = a.rl.report()
+	for _, an := range a.anOrder {
+		an.into(rep)
 	}
-	if a.prov != nil {
-		rep.Provision = a.prov.report()
+	if a.scenario != "" {
+		rep.Expect = a.scen.expect()
 	}
-	rep.Expect = expectText(a.scenario)
 	return rep
-}
-
-func expectText(s string) string {
-	if s == "" {
-		return ""
-	}
-	if sc, ok := Lookup(s); ok {
-		return sc.Expect
-	}
-	return "success = 2xx"
 }
 
 // AddFile reads a vegeta results file (binary gob, JSON or CSV) into a.

@@ -205,15 +205,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stopProgress := startProgress(cfg.Progress, agg, pace.Asked())
 	defer stopProgress()
 
+	// The label is a value in here: the aggregator counts the results
+	// under it (at); name, its serialization, is only the Attack field of
+	// the results written out (and the plot's series).
 	var encErr error
 	var name string
+	var at *Attack
 	consume := func(r *vegeta.Result) {
 		if r.Error == vegeta.ErrNoTargets.Error() {
 			return // the scenario ran out of work (provisioning keys)
 		}
 		r.Attack = name
 		r.Body = nil // may hold tokens or keys; never written out
-		agg.Add(r)
+		at.Add(r)
 		if enc != nil && encErr == nil {
 			encErr = enc.Encode(r)
 		}
@@ -225,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if fa != nil {
 		began := time.Now()
 		label.Began = began
-		name = label.String()
+		name, at = label.String(), agg.Attack(label)
 		go func() {
 			select {
 			case <-ctx.Done():
@@ -244,7 +248,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// Duration 0: the recording pacer ends the attack after pace.Hits().
 		results := atk.Attack(pl.targeter, rp, 0, "authconform-"+cfg.Scenario)
 		label.Began = <-rp.began
-		name = label.String()
+		name, at = label.String(), agg.Attack(label)
 		go func() {
 			select {
 			case <-ctx.Done():

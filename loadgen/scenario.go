@@ -167,7 +167,11 @@ func userKeyCreds(ctx context.Context, e *env) ([]cred, error) {
 		}
 		var out []cred
 		for _, d := range devs {
-			out = append(out, cred{rel: "/device/" + d.UUID + "/state", header: e.p.DeviceKeyHeader, value: d.APIKey})
+			c, err := deviceCred(e, d.UUID, d.APIKey)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
 		}
 		return out, nil
 	}
@@ -197,6 +201,26 @@ func userKeyCreds(ctx context.Context, e *env) ([]cred, error) {
 		}
 	}
 	return out, nil
+}
+
+// deviceCred is a device key on the device's own state path (the
+// profile's device state template, in its device key header).
+func deviceCred(e *env, uuid, key string) (cred, error) {
+	rel := e.p.DeviceStatePath(uuid)
+	if rel == "" {
+		return cred{}, fmt.Errorf("%w: the %s profile has neither user API keys nor device keys to load", ErrUsage, e.p.Name)
+	}
+	return cred{rel: rel, header: e.p.DeviceKeyHeader, value: key}, nil
+}
+
+// provisioningPaths are the profile's paths that create and redeem
+// provisioning keys; the error names the scenario that needs them.
+func provisioningPaths(e *env, scenario string) (create, redeem string, err error) {
+	create, redeem, ok := e.p.ProvisioningPaths()
+	if !ok {
+		return "", "", fmt.Errorf("%w: %s needs a profile with provisioning; %s has none", ErrUsage, scenario, e.p.Name)
+	}
+	return create, redeem, nil
 }
 
 // probe keeps the credentials that get a 2xx, so the attack measures the

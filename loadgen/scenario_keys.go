@@ -17,7 +17,7 @@ var keyValid = &Scenario{
 	Name: "key-valid", Help: "valid API keys over every transport of the profile (device keys where it has no user keys)",
 	Needs: spec.CapLogin, Expect: "success = 2xx",
 	Success: success2xx,
-	Prepare: func(ctx context.Context, e *env) (*plan, error) { return prepareKeys(ctx, "key-valid", e) },
+	Prepare: func(ctx context.Context, e *env) (*plan, error) { return prepareKeys(ctx, keyMix{valid: true}, e) },
 }
 
 var keyInvalid = &Scenario{
@@ -25,7 +25,7 @@ var keyInvalid = &Scenario{
 	Needs: spec.CapLogin, Expect: "success = 401 for every invalid key",
 	// the point is the refusal
 	Success: func(r *vegeta.Result) (bool, string) { return r.Code == 401, "401" },
-	Prepare: func(ctx context.Context, e *env) (*plan, error) { return prepareKeys(ctx, "key-invalid", e) },
+	Prepare: func(ctx context.Context, e *env) (*plan, error) { return prepareKeys(ctx, keyMix{invalid: true}, e) },
 }
 
 var keyMixed = &Scenario{
@@ -38,10 +38,23 @@ var keyMixed = &Scenario{
 		}
 		return success2xx(r)
 	},
-	Prepare: func(ctx context.Context, e *env) (*plan, error) { return prepareKeys(ctx, "key-mixed", e) },
+	Prepare: func(ctx context.Context, e *env) (*plan, error) {
+		return prepareKeys(ctx, keyMix{valid: true, invalid: true}, e)
+	},
 }
 
-func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
+// keyMix is what a key scenario sends: valid keys, invalid keys, or both
+// alternately (each request then tagged #valid or #invalid).
+type keyMix struct{ valid, invalid bool }
+
+func (m keyMix) tag(kind string) string {
+	if m.valid && m.invalid {
+		return kind
+	}
+	return ""
+}
+
+func prepareKeys(ctx context.Context, mix keyMix, e *env) (*plan, error) {
 	cs, err := userKeyCreds(ctx, e)
 	if err != nil {
 		return nil, err
@@ -51,13 +64,13 @@ func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
 		return nil, err
 	}
 	var ts []vegeta.Target
-	if scenario != "key-invalid" {
+	if mix.valid {
 		for _, c := range valid {
-			ts = append(ts, c.target(e, http.MethodGet, tagFor(scenario, "valid")))
+			ts = append(ts, c.target(e, http.MethodGet, mix.tag("valid")))
 		}
 	}
 	p := &plan{}
-	if scenario != "key-valid" {
+	if mix.invalid {
 		prefix := e.p.UserKeyPrefix
 		like := e.t.Principals.Admin.APIKey
 		if prefix == "" {
@@ -73,9 +86,9 @@ func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
 			if strings.HasPrefix(c.value, "Bearer ") {
 				v = "Bearer " + k
 			}
-			inv = append(inv, cred{rel: c.rel, header: h, value: v}.target(e, http.MethodGet, tagFor(scenario, "invalid")))
+			inv = append(inv, cred{rel: c.rel, header: h, value: v}.target(e, http.MethodGet, mix.tag("invalid")))
 		}
-		if scenario == "key-invalid" {
+		if !mix.valid {
 			ts = inv
 		} else {
 			// interleave 1:1 so both paths see the same load
@@ -90,11 +103,4 @@ func prepareKeys(ctx context.Context, scenario string, e *env) (*plan, error) {
 	p.targeter, p.fixed = roundRobin(ts), ts
 	p.notes = append(p.notes, fmt.Sprintf("%d valid credential(s) × transport(s) in rotation", len(valid)))
 	return p, nil
-}
-
-func tagFor(scenario, kind string) string {
-	if scenario == "key-mixed" {
-		return kind
-	}
-	return ""
 }

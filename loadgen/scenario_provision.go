@@ -28,11 +28,78 @@ var provisionRace = &Scenario{
 	// license's maxDevices (100)
 	Defaults: Defaults{Rate: func(*spec.Target) float64 { return 80 }},
 	Prepare:  prepareProvision,
+	// each request names its key in the URL fragment (#k=N, never sent)
+	Analyze: func(Label) analysis { return &provisionAnalyzer{keys: map[provKeyID]*provKey{}} },
+}
+
+// ProvisionReport is the single-use property of provisioning keys under a
+// redemption race (PROV-004): each key must be redeemed exactly once.
+type ProvisionReport struct {
+	Keys          int `json:"keys"`
+	RedeemedOnce  int `json:"redeemedOnce"`
+	MultiRedeemed int `json:"multiRedeemed"`
+	NeverRedeemed int `json:"neverRedeemed"`
+	// Forbidden counts 403s (license maxDevices reached: SPEC LIC-001).
+	Forbidden int `json:"forbidden"`
+}
+
+type provKey struct{ ok, total int }
+
+// provKeyID is one key of one attack: key indexes restart in every shard.
+type provKeyID struct {
+	attack int
+	key    string
+}
+
+type provisionAnalyzer struct {
+	keys      map[provKeyID]*provKey
+	forbidden int
+}
+
+func (a *provisionAnalyzer) add(attack int, r *vegeta.Result) {
+	frag := fragment(r.URL)
+	if frag == "" {
+		return
+	}
+	id := provKeyID{attack, frag}
+	k := a.keys[id]
+	if k == nil {
+		k = &provKey{}
+		a.keys[id] = k
+	}
+	k.total++
+	if r.Code >= 200 && r.Code < 300 {
+		k.ok++
+	}
+	if r.Code == 403 {
+		a.forbidden++
+	}
+}
+
+func (a *provisionAnalyzer) into(rep *Report) { rep.Provision = a.report() }
+
+func (a *provisionAnalyzer) report() *ProvisionReport {
+	rep := &ProvisionReport{Keys: len(a.keys), Forbidden: a.forbidden}
+	for _, k := range a.keys {
+		switch {
+		case k.ok == 1:
+			rep.RedeemedOnce++
+		case k.ok > 1:
+			rep.MultiRedeemed++
+		default:
+			rep.NeverRedeemed++
+		}
+	}
+	return rep
 }
 
 func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	if e.p.ProvisioningKeyPrefix == "" {
 		return nil, fmt.Errorf("%w: provision-race needs the iotistica profile; %s has no provisioning (use --profile iotistica)", ErrUsage, e.p.Name)
+	}
+	create, redeem, err := provisioningPaths(e, "provision-race")
+	if err != nil {
+		return nil, err
 	}
 	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
 	if err != nil {
@@ -56,7 +123,7 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 			var out struct {
 				Key string `json:"key"`
 			}
-			resp, err := e.do(ctx, http.MethodPost, "/provision/keys", auth, map[string]any{}, &out)
+			resp, err := e.do(ctx, http.MethodPost, create, auth, map[string]any{}, &out)
 			if err == nil && (resp.StatusCode/100 != 2 || out.Key == "") {
 				err = fmt.Errorf("%w: creating a provisioning key got %d", ErrUsage, resp.StatusCode)
 			}
@@ -74,7 +141,7 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	// The racers of one key leave together (a bursty pace), so the
 	// redemptions really overlap whatever the rate.
 	var i atomic.Uint64
-	url := e.url("/provision/agent")
+	url := e.url(redeem)
 	targeter := func(t *vegeta.Target) error {
 		j := i.Add(1) - 1
 		k := int(j / DefaultRacers)

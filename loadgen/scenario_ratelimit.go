@@ -30,7 +30,17 @@ var rateLimitScenario = &Scenario{
 		},
 	},
 	Prepare: prepareRateLimit,
+	// precision against the key's budget, which the label carries
+	Analyze: func(l Label) analysis { return rateLimitAnalysis{newRateLimitAnalyzer(l.RateLimit, l.RateWindow)} },
 }
+
+// rateLimitAnalysis is the ratelimit scenario's analysis: the limiter's
+// precision and header consistency over every result (analyze.go), of
+// every shard together (they share the one key).
+type rateLimitAnalysis struct{ a *rateLimitAnalyzer }
+
+func (r rateLimitAnalysis) add(_ int, res *vegeta.Result) { r.a.add(res) }
+func (r rateLimitAnalysis) into(rep *Report)              { rep.RateLimit = r.a.report() }
 
 func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 	rl := e.t.RateLimited
@@ -42,7 +52,11 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 		}
 	} else {
 		for _, d := range e.t.Devices {
-			cands = append(cands, cred{rel: "/device/" + d.UUID + "/state", header: e.p.DeviceKeyHeader, value: rl.APIKey})
+			c, err := deviceCred(e, d.UUID, rl.APIKey)
+			if err != nil {
+				return nil, err
+			}
+			cands = append(cands, c)
 		}
 	}
 	// Find a resource the key may read; its answer also tells when the

@@ -12,10 +12,11 @@ import (
 )
 
 // Scenario is one load scenario as a value: its help line, its defaults,
-// what a profile needs to serve it, how it prepares what it sends, and
-// what counts as success. Each lives in its own file (scenario_*.go, and
-// mqtt.go), its success rule next to what it sends; registry lists them
-// in help order.
+// what a profile needs to serve it, how it prepares what it sends, what
+// counts as success and how its results are analysed. Each lives in its
+// own file (scenario_*.go, and mqtt.go), its success rule and analysis
+// next to what it sends; registry lists them in help order. Code outside
+// the scenario files reads these fields, never a scenario's name.
 type Scenario struct {
 	Name string
 	// Help is the one line `authconform load --help` prints.
@@ -32,6 +33,56 @@ type Scenario struct {
 	// Prepare builds what the attack sends (logins, probes, minted
 	// credentials first).
 	Prepare func(ctx context.Context, e *env) (*plan, error)
+	// Analyze starts the scenario's own analysis of its results, beyond
+	// the report every scenario gets (ratelimit's precision,
+	// provision-race's single use), for the attack labelled l (the first
+	// shard seen: shards of one attack share what it reads). nil, the
+	// default of every other scenario: the shared report alone.
+	Analyze func(l Label) analysis
+}
+
+// analysis is a scenario's own reading of its results (Scenario.Analyze).
+type analysis interface {
+	// add reads one result; attack tells the attacks (shards) apart:
+	// the same number for every result of one attack.
+	add(attack int, r *vegeta.Result)
+	// into writes the analysis into the report.
+	into(rep *Report)
+}
+
+// analysis starts the scenario's analysis for the attack labelled l; nil
+// where it has none.
+func (s *Scenario) analysis(l Label) analysis {
+	if s == nil || s.Analyze == nil {
+		return nil
+	}
+	return s.Analyze(l)
+}
+
+// success applies the scenario's success rule to r (success2xx for a nil
+// scenario: results of no known scenario); the text says what was wrong.
+func (s *Scenario) success(r *vegeta.Result) (bool, string) {
+	rule := success2xx
+	if s != nil {
+		rule = s.Success
+	}
+	ok, want := rule(r)
+	if ok {
+		return true, ""
+	}
+	if r.Error != "" {
+		return false, r.Error
+	}
+	return false, fmt.Sprintf("%d (want %s)", r.Code, want)
+}
+
+// expect is the report's "expect" text for results of s (a nil scenario:
+// labelled results of a scenario this version does not know).
+func (s *Scenario) expect() string {
+	if s == nil {
+		return "success = 2xx"
+	}
+	return s.Expect
 }
 
 // Defaults are a scenario's rate and duration when the flags give none.
