@@ -157,6 +157,12 @@ var faultProbes = map[string]faultProbe{
 		reset, err := strconv.ParseInt(e.get(e.protected(), e.key(e.tg.RateLimited.APIKey)).h.Get(spec.HeaderRateReset), 10, 64)
 		return err == nil && reset < 366*24*3600 // a delay, not a Unix time
 	}},
+	FaultResetNextWindow: {spec.Roboticks, nil, func(e *env) bool {
+		// The key's window is 2 s: its Reset is at most 3 s away (whole
+		// seconds, rounded up), one window later with the fault.
+		reset, err := strconv.ParseInt(e.get(e.protected(), e.key(e.tg.RateLimited.APIKey)).h.Get(spec.HeaderRateReset), 10, 64)
+		return err == nil && reset-e.clk.Now().Unix() > 3
+	}},
 	FaultRemainingOffByOne: {spec.Roboticks, nil, func(e *env) bool {
 		return e.get(e.protected(), e.key(e.tg.RateLimited.APIKey)).h.Get(spec.HeaderRateRemaining) != "9"
 	}},

@@ -26,7 +26,7 @@ func (s *Server) routes() http.Handler {
 	b := s.profile.BasePath
 	// Login and refresh as the profile document describes them; the
 	// resources by the reference's resource family (resources.model).
-	if l := s.profile.Login; l != nil && s.profile.Resources.Model != modelAgents {
+	if l := s.profile.Login; l != nil {
 		mux.HandleFunc("POST "+b+l.Path, s.open(s.login))
 		switch {
 		case l.RefreshPath == "":

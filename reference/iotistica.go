@@ -17,17 +17,29 @@ import (
 const MaxProvisioningTTL = 30 * 24 * time.Hour
 
 func (s *Server) iotisticaRoutes(mux *http.ServeMux) {
-	b := s.profile.BasePath
-	mux.HandleFunc("POST "+b+"/auth/login", s.open(s.login))
-	mux.HandleFunc("POST "+b+"/auth/refresh", s.open(s.refreshBody))
+	p, b := s.profile, s.profile.BasePath
+	// The agents family: device keys, the device state and provisioning
+	// where the profile document puts them (iotistica's are seed 003's);
+	// the agent resources themselves are the family's. Login and refresh
+	// are routes()'s, as for every family.
 	mux.HandleFunc("GET "+b+"/agents", s.protect(acceptUsers, s.listAgents))
 	mux.HandleFunc("GET "+b+"/agents/{uuid}", s.protect(acceptUsers, s.getAgent))
-	mux.HandleFunc("GET "+b+"/device/{uuid}/state", s.protect(acceptDevices, s.deviceState))
-	mux.HandleFunc("POST "+b+"/auth/api-keys", s.protect(acceptUsers, s.createDeviceKey))
-	mux.HandleFunc("GET "+b+"/auth/api-keys", s.protect(acceptUsers, s.listDeviceKeys))
-	mux.HandleFunc("DELETE "+b+"/auth/api-keys/{id}", s.protect(acceptUsers, s.revokeDeviceKey))
-	mux.HandleFunc("POST "+b+"/provision/keys", s.protect(acceptUsers, s.createProvisioningKey))
-	mux.HandleFunc("POST "+b+"/provision/agent", s.open(s.provisionAgent))
+	if p.DeviceState != "" {
+		mux.HandleFunc("GET "+b+strings.ReplaceAll(p.DeviceState, "{device}", "{uuid}"), s.protect(acceptDevices, s.deviceState))
+	}
+	if k := p.Keys; k != nil {
+		mux.HandleFunc("POST "+b+k.Create, s.protect(acceptUsers, s.createDeviceKey))
+		if k.List != "" {
+			mux.HandleFunc("GET "+b+k.List, s.protect(acceptUsers, s.listDeviceKeys))
+		}
+		if k.Delete != "" {
+			mux.HandleFunc("DELETE "+b+k.Delete+"/{id}", s.protect(acceptUsers, s.revokeDeviceKey))
+		}
+	}
+	if create, redeem, ok := p.ProvisioningPaths(); ok {
+		mux.HandleFunc("POST "+b+create, s.protect(acceptUsers, s.createProvisioningKey))
+		mux.HandleFunc("POST "+b+redeem, s.open(s.provisionAgent))
+	}
 	mux.HandleFunc("GET "+b+"/license", s.protect(acceptUsers, s.licenseInfo))
 	mux.HandleFunc("GET "+b+"/export/csv", s.protect(acceptUsers, s.premium("dataExport", func(f fixtures.Features) bool { return f.DataExport }, s.exportCSV)))
 	mux.HandleFunc("GET "+b+"/anomaly/rules", s.protect(acceptUsers, s.premium("advancedAnomaly", func(f fixtures.Features) bool { return f.AdvancedAnomaly }, s.anomalyRules)))

@@ -118,6 +118,15 @@ type KeyEndpoints struct {
 	RefDefined bool   `yaml:"refDefined"`
 }
 
+// ProvisioningEndpoints are a profile's provisioning-key endpoints (paths
+// relative to BasePath): Create (POST, an admin's token) returns a
+// single-use key; Redeem (POST {key, agentName}, no credential) trades it
+// for a device's key and MQTT password.
+type ProvisioningEndpoints struct {
+	Create string `yaml:"create"`
+	Redeem string `yaml:"redeem"`
+}
+
 // Profile is one dialect: paths, prefixes, transports, error bodies,
 // resources and capabilities. The built-in ones are spec/profiles/*.yaml;
 // a user's own is read by LoadProfile.
@@ -137,6 +146,14 @@ type Profile struct {
 	DeviceKeyHeader string `yaml:"deviceKeyHeader"`
 	// ProvisioningKeyPrefix is the prefix of single-use provisioning keys.
 	ProvisioningKeyPrefix string `yaml:"provisioningKeyPrefix"`
+	// DeviceState is the path template (relative to BasePath, {device} =
+	// the device's UUID) where a device reads its own state with its key;
+	// seed 003's /device/{device}/state when deviceKeyPrefix is set and
+	// the document leaves it out.
+	DeviceState string `yaml:"deviceState"`
+	// Provisioning are the endpoints of provisioning keys; seed 003's
+	// when provisioningKeyPrefix is set and the document leaves them out.
+	Provisioning ProvisioningEndpoints `yaml:"provisioning"`
 
 	Login *Login        `yaml:"login"` // nil when the profile has no login (requestrocket)
 	Keys  *KeyEndpoints `yaml:"keys"`

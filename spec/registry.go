@@ -140,6 +140,7 @@ func ParseProfile(b []byte) (*Profile, error) {
 	if err := d.decodeDocument(b, &p); err != nil {
 		return nil, err
 	}
+	p.applyDefaults()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -211,6 +212,26 @@ func (p *Profile) Validate() error {
 		if h, _, _ := TransportDeviceKey.Header(); !strings.EqualFold(h, p.DeviceKeyHeader) {
 			return bad("deviceKeyHeader", fmt.Sprintf("device keys travel in %s; other device key headers are not supported yet", h))
 		}
+	}
+	switch {
+	case p.DeviceState != "" && p.DeviceKeyPrefix == "":
+		return bad("deviceState", "a device state path needs device keys; set deviceKeyPrefix and deviceKeyHeader, or drop deviceState")
+	case p.DeviceState != "" && strings.Count(p.DeviceState, "{device}") != 1:
+		return bad("deviceState", fmt.Sprintf("%q must name the device once as {device}, e.g. /device/{device}/state", p.DeviceState))
+	case p.Provisioning != (ProvisioningEndpoints{}) && p.ProvisioningKeyPrefix == "":
+		return bad("provisioning", "provisioning endpoints need provisioning keys; set provisioningKeyPrefix, or drop provisioning")
+	}
+	for _, e := range []error{
+		relPath("deviceState", p.DeviceState, false),
+		relPath("provisioning.create", p.Provisioning.Create, false),
+		relPath("provisioning.redeem", p.Provisioning.Redeem, false),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	if strings.Count(p.DeviceState, "{") != strings.Count(p.DeviceState, "{device}") {
+		return bad("deviceState", fmt.Sprintf("%q: the only placeholder is {device}", p.DeviceState))
 	}
 	if l := p.Login; l != nil {
 		for _, e := range []error{

@@ -239,8 +239,6 @@ func startReference(bin string) (string, func(), error) {
 	return "", func() {}, fmt.Errorf("reference not answering on %s: %s", addr, strings.TrimSpace(stderr.String()))
 }
 
-const base = "/api/v1"
-
 func call(method, url, token string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -269,10 +267,15 @@ func call(method, url, token string, in, out any) error {
 // provision logs in as the fixtures' admin and provisions n devices, each
 // with its own clientId agent-{uuid}, key and MQTT password.
 func provision(url string, n int) ([]device, string, error) {
+	prof := spec.MustGet(mqttProfile())
+	create, redeem, ok := prof.ProvisioningPaths()
+	if !ok || prof.Login == nil {
+		return nil, "", fmt.Errorf("profile %s has no provisioning or no login", prof.Name)
+	}
 	var login struct {
 		AccessToken string `json:"accessToken"`
 	}
-	if err := call("POST", url+base+"/auth/login", "", map[string]string{"email": "user@example.com", "password": "your-password"}, &login); err != nil {
+	if err := call("POST", url+prof.BasePath+prof.Login.Path, "", map[string]string{"email": "user@example.com", "password": "your-password"}, &login); err != nil {
 		return nil, "", err
 	}
 	var devs []device
@@ -280,7 +283,7 @@ func provision(url string, n int) ([]device, string, error) {
 		var pk struct {
 			Key string `json:"key"`
 		}
-		if err := call("POST", url+base+"/provision/keys", login.AccessToken, map[string]any{}, &pk); err != nil {
+		if err := call("POST", url+prof.BasePath+create, login.AccessToken, map[string]any{}, &pk); err != nil {
 			return nil, "", err
 		}
 		var ag struct {
@@ -288,7 +291,7 @@ func provision(url string, n int) ([]device, string, error) {
 			AgentUUID    string `json:"agentUuid"`
 			MQTTPassword string `json:"mqttPassword"`
 		}
-		if err := call("POST", url+base+"/provision/agent", "", map[string]string{"key": pk.Key, "agentName": "bench-" + strconv.Itoa(i)}, &ag); err != nil {
+		if err := call("POST", url+prof.BasePath+redeem, "", map[string]string{"key": pk.Key, "agentName": "bench-" + strconv.Itoa(i)}, &ag); err != nil {
 			return nil, "", err
 		}
 		devs = append(devs, device{uuid: ag.AgentUUID, key: ag.APIKey, password: ag.MQTTPassword})
@@ -301,12 +304,16 @@ func revoke(url, token, agent string) error {
 		ID        string `json:"id"`
 		AgentUUID string `json:"agentUuid"`
 	}
-	if err := call("GET", url+base+"/auth/api-keys", token, nil, &keys); err != nil {
+	prof := spec.MustGet(mqttProfile())
+	if prof.Keys == nil || prof.Keys.List == "" || prof.Keys.Delete == "" {
+		return fmt.Errorf("profile %s lists or deletes no keys", prof.Name)
+	}
+	if err := call("GET", url+prof.BasePath+prof.Keys.List, token, nil, &keys); err != nil {
 		return err
 	}
 	for _, k := range keys {
 		if k.AgentUUID == agent {
-			return call("DELETE", url+base+"/auth/api-keys/"+k.ID, token, nil, nil)
+			return call("DELETE", url+prof.BasePath+prof.Keys.Delete+"/"+k.ID, token, nil, nil)
 		}
 	}
 	return fmt.Errorf("no key listed for agent %s", agent)
