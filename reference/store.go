@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authconform/authconform/fixtures"
+	"github.com/authconform/authconform/spec"
 )
 
 // keyKind tells user API keys and device keys apart.
@@ -99,10 +100,8 @@ func hashSecret(s string) [32]byte {
 	return sha256.Sum256([]byte(s))
 }
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomBase62 returns 43 base62 characters encoding 32 bytes from
-// crypto/rand (256 bits).
+// randomBase62 returns 43 characters of spec.Base62Alphabet encoding 32
+// bytes from crypto/rand (256 bits).
 func randomBase62() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -114,7 +113,7 @@ func randomBase62() string {
 	out := make([]byte, 43)
 	for i := range out {
 		n.DivMod(n, base, m)
-		out[i] = base62[m.Int64()]
+		out[i] = spec.Base62Alphabet[m.Int64()]
 	}
 	return string(out)
 }

@@ -26,8 +26,6 @@ func adminHeaders(c *framework.Ctx, cl *framework.Client) http.Header {
 	return framework.Cred(spec.TransportBearer, adminJWT(c, cl))
 }
 
-func base62(n int) string { return framework.RandomBase62(n) }
-
 // newKey is a key created by the admin for the checks.
 type newKey struct {
 	Resp *framework.Resp

@@ -93,7 +93,7 @@ func percentile(classes [][]float64, q float64) float64 {
 // nearMiss returns an invalid key of the same length as real that shares
 // exactly shared characters after prefix with it.
 func nearMiss(real, prefix string, shared int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	const alphabet = spec.Base62Alphabet
 	body := real[len(prefix):]
 	b := []byte(body[:shared])
 	// The next character differs from the real key's.

@@ -179,7 +179,7 @@ func (c *Ctx) CreateKey(cl *Client) CreatedKey {
 	if m.Create.IsZero() {
 		SkipNotApplicable("the %s profile has no key-creation endpoint and the target file declares no keyAPI.create", c.Name())
 	}
-	body := map[string]any{"name": "authconform-" + RandomBase62(8)}
+	body := map[string]any{"name": "authconform-" + spec.RandomBase62(8)}
 	if c.Profile.DeviceKeyHeader != "" && c.Profile.UserKeyPrefix == "" {
 		body["agentUuid"] = c.Target().Devices[1].UUID // seed 003: {name, agentUuid}
 	}

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 
 	"github.com/authconform/authconform/spec"
 )
@@ -71,15 +70,4 @@ func (c *Ctx) CachedLogin(cl *Client, p spec.Principal) string {
 	}
 	cl.AddSecret(tok)
 	return tok
-}
-
-// RandomBase62 draws n random letters and digits, the alphabet of API key
-// bodies, for unknown but well-formed keys.
-func RandomBase62(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
-	}
-	return string(b)
 }

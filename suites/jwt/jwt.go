@@ -282,7 +282,7 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		notThrottled(bad1, "the login with a wrong password")
 		bad2, _ := loginResp(c, cl, admin().Email, admin().Password+"-wrong2")
 		notThrottled(bad2, "the login with a wrong password")
-		unknown, _ := loginResp(c, cl, "no-such-user-"+strings.ToLower(framework.RandomBase62(10))+"@example.com", admin().Password)
+		unknown, _ := loginResp(c, cl, "no-such-user-"+strings.ToLower(spec.RandomBase62(10))+"@example.com", admin().Password)
 		notThrottled(unknown, "the login for an unknown user")
 		Expect(unknown).To(framework.BeErrorResponse(http.StatusUnauthorized, loginErr), "unknown user")
 		Expect(unknown.Status).To(Equal(bad1.Status), "status differs\nwrong password:\n%s\nunknown user:\n%s", bad1.Exchange, unknown.Exchange)

@@ -617,7 +617,7 @@ func windowSequence(ctx context.Context, c *framework.Ctx, k *keyed) bool {
 // lookalike is an invalid key that shares all but the last 6 characters
 // with key (variant i).
 func lookalike(key string, i int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	const alphabet = spec.Base62Alphabet
 	keep := max(len(key)-6, 0)
 	tail := []byte(key[keep:])
 	for j := range tail {

@@ -25,12 +25,9 @@ import (
 // token, optionally followed by a space and parameters or a token68.
 var challenge = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+( .*)?$")
 
-// base62 draws n random letters and digits for unknown keys.
-func base62(n int) string { return framework.RandomBase62(n) }
-
 // unknownKey is a well-formed key with the right prefix that nobody owns.
 func unknownKey(s keySubject) string {
-	return s.Prefix + base62(len(s.Key)-len(s.Prefix))
+	return s.Prefix + spec.RandomBase62(len(s.Key)-len(s.Prefix))
 }
 
 // wrongPrefix returns a prefix of the same shape that is not the profile's.
@@ -357,11 +354,11 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			probe(ctx, false, hn+": "+vp+kp+"abc\x00def\x00")
 		}, SpecTimeout(45*time.Second))
 		c.It("AUTH-009", fmt.Sprintf("answers %s containing bytes that are not UTF-8 (raw request) with a 4xx or by closing the connection, never a 5xx, and keeps serving, because key parsing must not assume valid text", hn), func(ctx SpecContext) {
-			probe(ctx, false, hn+": "+vp+kp+"\xff\xfe\xc3\x28\xa0\xa1"+base62(20))
+			probe(ctx, false, hn+": "+vp+kp+"\xff\xfe\xc3\x28\xa0\xa1"+spec.RandomBase62(20))
 		}, SpecTimeout(45*time.Second))
 		c.It("AUTH-009", fmt.Sprintf("answers two %s headers, an unknown credential and a valid one, in both orders without a 5xx (a 4xx, a 2xx or a closed connection), and keeps serving, because duplicated headers must not crash the server (which one counts is AUTH-008's business)", hn), func(ctx SpecContext) {
 			valid := validFor(tr)
-			bogus := kp + base62(32)
+			bogus := kp + spec.RandomBase62(32)
 			serving(tr, "before the hostile requests")
 			for _, order := range [][2]string{{bogus, valid}, {valid, bogus}} {
 				expectRobust(ctx, cl, path, []string{hn + ": " + vp + order[0], hn + ": " + vp + order[1]}, true)
