@@ -1,9 +1,9 @@
 package loadgen
 
 import (
+	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -74,17 +74,20 @@ func (a *rateLimitAnalyzer) add(r *vegeta.Result) {
 	}
 	h := r.Headers
 	intHeader := func(name string) (int64, bool) {
-		v := h.Get(name)
-		if v == "" {
+		n, err := spec.RateHeader(h, name)
+		if err == nil {
+			return n, true
+		}
+		var he *spec.RateHeaderError
+		switch {
+		case !errors.As(err, &he) || len(he.Values) > 1:
+			a.problem(err.Error()) // repeated: no single integer either
+		case len(he.Values) == 0 || he.Values[0] == "":
 			a.problem(name + " missing")
-			return 0, false
+		default:
+			a.problem(fmt.Sprintf("%s %q not an integer", name, he.Values[0]))
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			a.problem(fmt.Sprintf("%s %q not an integer", name, v))
-			return 0, false
-		}
-		return n, true
+		return 0, false
 	}
 	reset, okReset := intHeader(spec.HeaderRateReset)
 	lim, okLim := intHeader(spec.HeaderRateLimit)

@@ -24,7 +24,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1071,8 +1070,8 @@ var _ = framework.Area("jwt", func(c *framework.Ctx) {
 		}
 		after := bearerGet(cl, protected(), tok)
 		Expect(after).To(framework.HaveStatus(http.StatusOK), "the victim's genuine token after %d forged tokens carrying its sub (forged answers: %v)", n, statuses)
-		rb, errB := strconv.Atoi(before.Header.Get(spec.HeaderRateRemaining))
-		ra, errA := strconv.Atoi(after.Header.Get(spec.HeaderRateRemaining))
+		rb, errB := spec.RateHeader(before.Header, spec.HeaderRateRemaining)
+		ra, errA := spec.RateHeader(after.Header, spec.HeaderRateRemaining)
 		sameWindow := before.Header.Get(spec.HeaderRateReset) != "" && before.Header.Get(spec.HeaderRateReset) == after.Header.Get(spec.HeaderRateReset)
 		if errB == nil && errA == nil && sameWindow {
 			// Between the two, the victim sent one request: the one after.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,24 +46,6 @@ func isEpoch(reset int64, at time.Time) bool {
 func (o obs) ok() bool             { return o.resp.Status >= 200 && o.resp.Status < 300 }
 func (o obs) limited() bool        { return o.resp.Status == http.StatusTooManyRequests }
 func (o obs) resetTime() time.Time { return time.Unix(o.reset, 0) }
-
-// rateHeaders reads the three headers; err says which one is missing or
-// not an integer.
-func rateHeaders(h http.Header) (limit, remaining, reset int64, err error) {
-	vals := make([]int64, 3)
-	for i, name := range []string{spec.HeaderRateLimit, spec.HeaderRateRemaining, spec.HeaderRateReset} {
-		vs := h.Values(name)
-		if len(vs) != 1 {
-			return 0, 0, 0, fmt.Errorf("header %s: %d values, want exactly one", name, len(vs))
-		}
-		n, perr := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
-		if perr != nil {
-			return 0, 0, 0, fmt.Errorf("header %s: %q is not an integer", name, vs[0])
-		}
-		vals[i] = n
-	}
-	return vals[0], vals[1], vals[2], nil
-}
 
 // keyed sends requests with the target's rate-limited key to a resource
 // that key may read.
@@ -232,7 +213,7 @@ func (k *keyed) try(ctx context.Context, cl *framework.Client) (obs, error) {
 	}
 	o := obs{resp: r, sent: sent, at: time.Now()}
 	var herr error
-	o.limit, o.remaining, o.reset, herr = rateHeaders(r.Header)
+	o.limit, o.remaining, o.reset, herr = spec.RateHeaders(r.Header)
 	o.hasHeaders = herr == nil
 	o.epoch = o.hasHeaders && isEpoch(o.reset, o.at)
 	k.led.note(o)

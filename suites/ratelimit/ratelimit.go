@@ -533,7 +533,7 @@ func retryAfterSeconds(v string, at time.Time) (int64, bool) {
 // hadBudget reports whether r, a 200 of another principal, said that
 // principal had at least one more request in a window not yet over.
 func hadBudget(r *framework.Resp) bool {
-	_, remaining, reset, err := rateHeaders(r.Header)
+	_, remaining, reset, err := spec.RateHeaders(r.Header)
 	return err == nil && remaining >= 1 && reset >= time.Now().Unix()
 }
 
@@ -543,7 +543,7 @@ func hadBudget(r *framework.Resp) bool {
 // accepted there (INFO; RATE-009 classifies it).
 func checkHeaders(c *framework.Ctx, r *framework.Resp) {
 	GinkgoHelper()
-	limit, remaining, reset, err := rateHeaders(r.Header)
+	limit, remaining, reset, err := spec.RateHeaders(r.Header)
 	Expect(err).NotTo(HaveOccurred(), "%s", r.Exchange)
 	Expect(limit).To(BeNumerically(">=", 1), "X-RateLimit-Limit\n%s", r.Exchange)
 	Expect(remaining).To(And(BeNumerically(">=", 0), BeNumerically("<=", limit)), "X-RateLimit-Remaining\n%s", r.Exchange)

@@ -129,7 +129,7 @@ func checkDraftHeaders(h http.Header, sent, at time.Time) (problem string, notes
 			return fmt.Sprintf("RateLimit-Policy %q: %v", strings.Join(polv, ", "), err), nil
 		}
 	}
-	limit, remaining, reset, xerr := rateHeaders(h)
+	limit, remaining, reset, xerr := spec.RateHeaders(h)
 	if xerr != nil {
 		return "", []string{fmt.Sprintf("draft fields parse; no integral X-RateLimit-* to compare them with (%v)", xerr)}
 	}
