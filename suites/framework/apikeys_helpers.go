@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/authconform/authconform/spec"
 )
@@ -118,33 +115,6 @@ func NewKeyIn(body []byte, prefix, prefer string) (secret, id, field string) {
 	return secret, id, field
 }
 
-// DoRevealing is Do for a response that may reveal a credential under a
-// field the framework does not know (a target's own key-creation shape):
-// reveal returns the credentials found in the body; they are masked in
-// this exchange and in every later one.
-func (cl *Client) DoRevealing(r Req, reveal func(body []byte) []string) *Resp {
-	resp, err := cl.Try(context.Background(), r)
-	if err != nil {
-		Fail(markError+err.Error(), 1)
-	}
-	if s := reveal(resp.Body); len(s) > 0 {
-		cl.AddSecret(s...)
-		resp.Exchange = cl.mask(resp.Exchange)
-		// A body longer than the transcript shows is cut: mask a secret's
-		// head left at the cut too.
-		for _, sec := range s {
-			for l := len(sec) - 1; l >= 8; l-- {
-				if head := sec[:l] + "…("; strings.Contains(resp.Exchange, head) {
-					resp.Exchange = strings.ReplaceAll(resp.Exchange, head, sec[:min(6, l/3)]+"…(masked)…(")
-					break
-				}
-			}
-		}
-	}
-	AddReportEntry(entryExchange, resp.Exchange, ReportEntryVisibilityNever)
-	return resp
-}
-
 // CreatedKey is a key the admin created for a check.
 type CreatedKey struct {
 	Resp *Resp
@@ -201,7 +171,7 @@ func (c *Ctx) CreateKey(cl *Client) CreatedKey {
 		h = Cred(spec.TransportBearer, c.CachedLogin(cl, admin))
 	}
 	create := func(h http.Header) *Resp {
-		return cl.DoRevealing(Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body}, reveal)
+		return cl.Do(Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body, Reveal: reveal})
 	}
 	r := create(h)
 	if (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) && c.Profile.UserKeyPrefix != "" && c.Profile.Login != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,11 @@ type Req struct {
 	// connection (robustness probes): its transport error does not count
 	// towards the target being unresponsive.
 	MayClose bool
+	// Reveal, when set, returns the credentials the response body reveals
+	// beyond the fields the client knows (a target's own key-creation
+	// shape, a token under another name): they are masked like those,
+	// in this exchange and every later one.
+	Reveal func(body []byte) []string
 }
 
 // Resp is what came back, with a printable, masked transcript.
@@ -226,7 +232,7 @@ func (cl *Client) Try(ctx context.Context, r Req) (*Resp, error) {
 			method, cl.mask(url), hr.StatusCode, len(rb), hr.ContentLength, cl.mask(err.Error()))
 	}
 	out := &Resp{Status: hr.StatusCode, Header: hr.Header, Body: rb}
-	cl.learnSecrets(rb)
+	cl.learnSecrets(rb, r.Reveal)
 	out.Exchange = cl.transcript(req, body, out)
 	return out, nil
 }
@@ -239,25 +245,47 @@ func (cl *Client) mask(s string) string {
 
 // secretFields are response fields that carry a credential the server has
 // just revealed (tokens from login/refresh, created keys, provisioning
-// results). They are masked from the moment they are received.
+// results), besides the profile's own (profileSecretFields).
 var secretFields = []string{"access_token", "accessToken", "refreshToken", "refresh_token", "token", "key", "apiKey", "mqttPassword", "secret"}
 
-// learnSecrets adds the credentials a response reveals to the masked set,
-// before its transcript is rendered.
-func (cl *Client) learnSecrets(body []byte) {
-	var m map[string]any
-	if json.Unmarshal(body, &m) != nil {
-		return
-	}
+// learnSecrets adds the credentials a response reveals to the masked set
+// before its transcript is rendered, so that they are masked from the
+// moment they are received: the string values (8 characters or more) of
+// secretFields and of the profile's token and key fields at the top level
+// of a JSON object, and what reveal (Req.Reveal) finds. It is the one place
+// the suite learns secrets from responses.
+func (cl *Client) learnSecrets(body []byte, reveal func([]byte) []string) {
 	var found []string
-	for _, f := range secretFields {
-		if s, ok := m[f].(string); ok && len(s) >= 8 {
-			found = append(found, s)
+	if reveal != nil {
+		found = reveal(body)
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) == nil {
+		for _, f := range slices.Concat(secretFields, cl.profileSecretFields()) {
+			if s, ok := m[f].(string); ok && f != "" && len(s) >= 8 && !slices.Contains(found, s) {
+				found = append(found, s)
+			}
 		}
 	}
 	if len(found) > 0 {
 		cl.AddSecret(found...)
 	}
+}
+
+// profileSecretFields are the response fields the profile names for a
+// fresh credential: the login's access and refresh token, the keys API's
+// secret.
+func (cl *Client) profileSecretFields() []string {
+	var out []string
+	if p := cl.Profile; p != nil {
+		if l := p.Login; l != nil {
+			out = append(out, l.AccessField, l.RefreshField)
+		}
+		if k := p.Keys; k != nil {
+			out = append(out, k.SecretJSON)
+		}
+	}
+	return out
 }
 
 // transcript renders request and response like curl -v, long values

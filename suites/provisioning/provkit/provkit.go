@@ -85,44 +85,28 @@ func Deploy(ctx context.Context, c *framework.Ctx, vars map[string]string) *Inst
 	return &Instance{C: c, T: t, Cl: cl, Deployed: true}
 }
 
-// secretFields are the response fields of seed 003 that carry a secret
-// the suite did not know before the request.
-var secretFields = []string{"key", "apiKey", "mqttPassword", "accessToken", "refreshToken", "access_token", "token"}
-
-// remember adds every secret a response revealed to the client's masked
-// secrets and re-masks the exchange with them.
-func remember(cl *framework.Client, r *framework.Resp) {
-	m := r.JSONMap()
-	for _, f := range secretFields {
-		if s, ok := m[f].(string); ok && len(s) >= 8 {
-			cl.AddSecret(s)
-		}
-	}
-	r.Exchange = maskJWTs(spec.Mask(r.Exchange, cl.Secrets))
-}
-
 // jwtLike matches a compact JWS or any long leading part of one.
 var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){0,2}`)
 
-// maskJWTs masks every JWT-looking string, also the ones the transcript
-// cut short: framework transcripts shorten a long body before masking, so
-// the cut-off head of a refresh token no longer equals the secret and
-// would slip through spec.Mask.
+// maskJWTs masks every JWT-looking string of a transcript, also one the
+// client does not know as a secret (a token under a field name it does
+// not know, or one the suite minted itself). The secrets a response
+// reveals under the names the client knows (provisioning key, device key,
+// MQTT password, tokens) the client masks itself, before it renders the
+// transcript.
 func maskJWTs(s string) string {
 	return jwtLike.ReplaceAllStringFunc(s, func(t string) string { return t[:6] + "…(masked)" })
 }
 
-// Do is framework.Client.Do, except that secrets revealed by the response
-// itself (a new provisioning key, device key, MQTT password or token) are
-// masked in the recorded exchange too: framework.Client.Do records the
-// exchange before the caller can learn them. A transport error ends the
-// spec as error (inconclusive).
+// Do is framework.Client.Do, except that every JWT-looking string is
+// masked in the recorded exchange as well (maskJWTs) and that a transport
+// error ends the spec as error (inconclusive).
 func (in *Instance) Do(r framework.Req) *framework.Resp {
 	resp, err := in.Cl.Try(context.Background(), r)
 	if err != nil {
 		framework.Inconclusive("%s", err.Error())
 	}
-	remember(in.Cl, resp)
+	resp.Exchange = maskJWTs(resp.Exchange)
 	AddReportEntry("exchange", resp.Exchange, ReportEntryVisibilityNever)
 	return resp
 }
@@ -432,18 +416,15 @@ func Race(ctx context.Context, cl *framework.Client, reqs []framework.Req) Tally
 	resps, errs := release(ctx, cl, reqs)
 
 	t := Tally{N: len(reqs), Counts: map[int]int{}, Samples: map[int]string{}, Resps: resps}
-	for _, r := range resps {
-		if r != nil {
-			remember(cl, r) // first learn every revealed secret ...
-		}
-	}
 	for i := range reqs {
 		if errs[i] != nil {
 			t.Errors = append(t.Errors, spec.Mask(errs[i].Error(), cl.Secrets))
 			continue
 		}
 		r := resps[i]
-		r.Exchange = maskJWTs(spec.Mask(r.Exchange, cl.Secrets)) // ... then mask them everywhere
+		// Each exchange was rendered while the other racers' answers were
+		// still coming: mask every secret any of them revealed.
+		r.Exchange = maskJWTs(spec.Mask(r.Exchange, cl.Secrets))
 		t.Counts[r.Status]++
 		if _, ok := t.Samples[r.Status]; !ok {
 			t.Samples[r.Status] = r.Exchange
