@@ -299,7 +299,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 				}
 				// The rightful owner of the endpoint: the admin.
 				adm := req
-				adm.Header = adminHeaders(c, cl)
+				adm.Header = c.DefaultCred(cl, c.Target().Principals.Admin)
 				ra := cl.Do(adm)
 				ownerControl(c, ra, ep.path, fmt.Sprintf("the admin's JWT on %s %s", ep.method, ep.path), 200, 201)
 				if c.Profile.Keys != nil && ep.path == c.Profile.Keys.Create {

@@ -12,20 +12,6 @@ import (
 	"github.com/authconform/authconform/suites/framework"
 )
 
-// adminJWT returns an access token of the admin (one login per run).
-func adminJWT(c *framework.Ctx, cl *framework.Client) string {
-	return c.CachedLogin(cl, c.Target().Principals.Admin)
-}
-
-// adminHeaders authenticate the admin for key management: the admin's API
-// key where the profile has user keys, else (iotistica) the admin JWT.
-func adminHeaders(c *framework.Ctx, cl *framework.Client) http.Header {
-	if c.Profile.UserKeyPrefix != "" {
-		return cl.UserCred(c.Target().Principals.Admin.APIKey)
-	}
-	return framework.Cred(spec.TransportBearer, adminJWT(c, cl))
-}
-
 // newKey is a key created by the admin for the checks.
 type newKey struct {
 	Resp *framework.Resp

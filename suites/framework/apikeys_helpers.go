@@ -164,12 +164,7 @@ func (c *Ctx) CreateKey(cl *Client) CreatedKey {
 		return nil
 	}
 	admin := c.Target().Principals.Admin
-	var h http.Header
-	if c.Profile.UserKeyPrefix != "" {
-		h = cl.UserCred(admin.APIKey)
-	} else {
-		h = Cred(spec.TransportBearer, c.CachedLogin(cl, admin))
-	}
+	h := c.DefaultCred(cl, admin)
 	create := func(h http.Header) *Resp {
 		return cl.Do(Req{Method: m.Create.Method, Path: m.Create.Path, Header: h, JSON: body, Reveal: reveal})
 	}

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 
@@ -30,8 +29,7 @@ type Ctx struct {
 	used      map[string]bool
 	specCount map[string]int
 
-	mu     sync.Mutex
-	tokens map[string]string // CachedLogin: email -> access token
+	logins LoginCache // CachedLogin
 }
 
 // Target is the target description of the environment.

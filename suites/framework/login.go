@@ -2,6 +2,8 @@ package framework
 
 import (
 	"encoding/json"
+	"net/http"
+	"sync"
 
 	"github.com/authconform/authconform/spec"
 )
@@ -51,23 +53,59 @@ func ParseTokens(l *spec.Login, r *Resp) Tokens {
 	return t
 }
 
-// CachedLogin returns an access token of p, logging in on the first call
-// per context and principal only: login is bound by password hashing, so
-// specs that merely need a valid JWT share one. The token is masked in
-// cl's transcripts.
-func (c *Ctx) CachedLogin(cl *Client, p spec.Principal) string {
-	c.mu.Lock()
-	tok, ok := c.tokens[p.Email]
-	c.mu.Unlock()
+// LoginCache keeps one access token per principal across specs: login is
+// bound by password hashing, so specs that merely need a valid token share
+// one; specs that rotate or revoke tokens log in themselves. The zero value
+// is ready for use. Every context has one (CachedLogin); an area whose
+// login finds tokens where Ctx.Login does not keeps its own.
+type LoginCache struct {
+	mu sync.Mutex
+	m  map[string]string // email -> access token
+}
+
+// Token returns p's cached access token; on the first call for p it is
+// login's (a login that ends the spec caches nothing). The token is masked
+// in cl's transcripts.
+func (lc *LoginCache) Token(cl *Client, p spec.Principal, login func() string) string {
+	lc.mu.Lock()
+	tok, ok := lc.m[p.Email]
+	lc.mu.Unlock()
 	if !ok {
-		tok = c.Login(cl, p).Access
-		c.mu.Lock()
-		if c.tokens == nil {
-			c.tokens = map[string]string{}
+		tok = login()
+		lc.mu.Lock()
+		if lc.m == nil {
+			lc.m = map[string]string{}
 		}
-		c.tokens[p.Email] = tok
-		c.mu.Unlock()
+		lc.m[p.Email] = tok
+		lc.mu.Unlock()
 	}
 	cl.AddSecret(tok)
 	return tok
+}
+
+// CachedLogin returns an access token of p, logging in (Login) on the
+// first call per context and principal only. The token is masked in cl's
+// transcripts.
+func (c *Ctx) CachedLogin(cl *Client, p spec.Principal) string {
+	return c.logins.Token(cl, p, func() string { return c.Login(cl, p).Access })
+}
+
+// DefaultSecret is p's default credential: p's user API key where the
+// profile has user keys, else (iotistica) an access token of p
+// (CachedLogin, so a positive control).
+func (c *Ctx) DefaultSecret(cl *Client, p spec.Principal) string {
+	if c.Profile.UserKeyPrefix != "" {
+		return p.APIKey
+	}
+	return c.CachedLogin(cl, p)
+}
+
+// DefaultCred returns the headers that authenticate p by its default
+// credential (DefaultSecret): the user API key by the profile's default
+// transport, or the access token as Bearer.
+func (c *Ctx) DefaultCred(cl *Client, p spec.Principal) http.Header {
+	if c.Profile.UserKeyPrefix != "" {
+		return cl.UserCred(p.APIKey)
+	}
+	return Cred(spec.TransportBearer, c.CachedLogin(cl, p))
 }

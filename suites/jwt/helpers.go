@@ -252,24 +252,14 @@ func serverTime(r *framework.Resp) time.Time {
 
 // tokens caches one login per principal and profile: the read-only checks
 // forge from the same genuine token instead of paying for a password hash
-// each time. Specs that rotate or revoke tokens log in themselves.
-type tokens struct {
-	mu sync.Mutex
-	m  map[string]string
-}
+// each time. Specs that rotate or revoke tokens log in themselves. It is
+// the area's own cache, not the context's (framework.Ctx.CachedLogin):
+// login here also finds a token the profile's field does not hold.
+type tokens struct{ framework.LoginCache }
 
 func (tc *tokens) get(c *framework.Ctx, cl *framework.Client, p spec.Principal) string {
 	GinkgoHelper()
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if tc.m == nil {
-		tc.m = map[string]string{}
-	}
-	tok, ok := tc.m[p.Email]
-	if !ok {
-		tok = login(c, cl, p).Access
-		tc.m[p.Email] = tok
-	}
+	tok := tc.Token(cl, p, func() string { return login(c, cl, p).Access })
 	cl.AddSecret(secretsOf(tok)...)
 	return tok
 }

@@ -456,32 +456,3 @@ func otherClients(ctx context.Context, c *framework.Ctx, base *framework.Client,
 	}
 	return out
 }
-
-// adminHeaders authenticates the admin by the profile's default credential:
-// the user API key, or (iotistica) a JWT from logging in. The login goes
-// through Try so that the new token is masked before the exchange is
-// recorded (framework.Ctx.Login records it unmasked). The login is a
-// control: anything but 200 with a token is error.
-func adminHeaders(c *framework.Ctx, cl *framework.Client) http.Header {
-	GinkgoHelper()
-	a := c.Target().Principals.Admin
-	if c.Profile.UserKeyPrefix != "" || c.Profile.Login == nil {
-		return cl.UserCred(a.APIKey)
-	}
-	l := c.Profile.Login
-	r, err := cl.Try(context.Background(), framework.Req{Method: http.MethodPost, Path: l.Path, JSON: map[string]string{"email": a.Email, "password": a.Password}})
-	if err != nil {
-		framework.Inconclusive("login as the admin got no answer: %v", err)
-	}
-	t := framework.ParseTokens(l, r)
-	for _, tok := range []string{t.Access, t.Refresh} {
-		if tok != "" {
-			cl.AddSecret(tok)
-		}
-	}
-	r.Exchange = spec.Mask(r.Exchange, cl.Secrets)
-	AddReportEntry("exchange", r.Exchange, ReportEntryVisibilityNever)
-	framework.Control(r, "login as the admin", http.StatusOK)
-	framework.ControlOK(t.Access != "", "login as the admin: the response has no %q\n%s", l.AccessField, r.Exchange)
-	return framework.Cred(spec.TransportBearer, t.Access)
-}

@@ -59,10 +59,11 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 
 	// other returns the headers and path of a principal other than the
 	// rate-limited key's owner: the admin's user key, or on iotistica the
-	// admin's JWT (the rate-limited key is a device key there).
+	// admin's JWT (the rate-limited key is a device key there). The login
+	// is a control: anything but 200 with a token is error.
 	other := func() (http.Header, string) {
 		GinkgoHelper()
-		return adminHeaders(c, cl), c.Paths().Protected
+		return c.DefaultCred(cl, c.Target().Principals.Admin), c.Paths().Protected
 	}
 
 	// ---------------------------------------------------------------- RATE-001

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -26,43 +25,19 @@ import (
 	"github.com/authconform/authconform/suites/framework"
 )
 
-// tokens caches one access token per principal (login costs a password
-// hash); it outlives the specs of one profile.
-type tokens struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
 var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	var cl *framework.Client
 	BeforeEach(func() { cl = c.Client() })
 	t := c.Target()
 	what := c.Profile.Resources.Word
-	toks := &tokens{m: map[string]string{}}
 
 	// as returns the headers that authenticate p by its default
-	// credential: its user key, or (iotistica) a JWT from logging in. The
-	// login is a control: anything but 200 with a token is error.
-	as := func(p spec.Principal, who string) http.Header {
+	// credential: its user key, or (iotistica) a JWT from logging in
+	// (framework.Ctx.DefaultCred). The login is a control: anything but 200
+	// with a token is error.
+	as := func(p spec.Principal) http.Header {
 		GinkgoHelper()
-		if c.Profile.UserKeyPrefix != "" {
-			return cl.UserCred(p.APIKey)
-		}
-		toks.mu.Lock()
-		tok, ok := toks.m[p.Email]
-		toks.mu.Unlock()
-		if !ok {
-			l := c.Profile.Login
-			r := framework.Control(cl.PostJSON(l.Path, nil, map[string]string{"email": p.Email, "password": p.Password}), "login as "+who, http.StatusOK)
-			tk := framework.ParseTokens(l, r)
-			framework.ControlOK(tk.Access != "", "login as %s: the response has no %q\n%s", who, l.AccessField, r.Exchange)
-			tok = tk.Access
-			toks.mu.Lock()
-			toks.m[p.Email] = tok
-			toks.mu.Unlock()
-		}
-		cl.AddSecret(tok)
-		return framework.Cred(spec.TransportBearer, tok)
+		return c.DefaultCred(cl, p)
 	}
 
 	// owner asserts a positive control: who gets 200 on path. On a
@@ -115,7 +90,7 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	// TEN-001 ------------------------------------------------------------
 	c.It("TEN-001", fmt.Sprintf("answers the admin of org A on org B's %s with %s, after the outsider (org B) got 200 on that very resource and the admin 200 on its own, because a valid principal must never reach another tenant's objects (OWASP API1)", what, refusal), func() {
 		p := paths()
-		admin, outsider := as(t.Principals.Admin, "the admin (org A)"), as(t.Principals.Outsider, "the outsider (org B)")
+		admin, outsider := as(t.Principals.Admin), as(t.Principals.Outsider)
 		owner(p.Foreign, outsider, "control: the outsider (org B) on its own org's "+what, refID)
 		owner(p.Own, admin, "control: the admin (org A) on its own "+what, refID)
 		r := refused(p.Foreign, admin, "the admin on org B's "+what)
@@ -123,7 +98,7 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 	})
 	c.It("TEN-001", fmt.Sprintf("answers the outsider (org B) on org A's %s with %s, after the admin (org A) got 200 on that very resource and the outsider 200 on its own, because the boundary holds in both directions", what, refusal), func() {
 		p := paths()
-		admin, outsider := as(t.Principals.Admin, "the admin (org A)"), as(t.Principals.Outsider, "the outsider (org B)")
+		admin, outsider := as(t.Principals.Admin), as(t.Principals.Outsider)
 		targets := []struct{ path, what string }{{p.Own, "org A's " + what}}
 		if c.Profile.Resources.ProtectedIsOwn {
 			// The seed shows both the organisation's and a project's
@@ -146,17 +121,17 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 			}
 			quoted := []byte(fmt.Sprintf("%q", foreignID))
 			p := paths()
-			mine := framework.Control(cl.Get(p.Protected, as(t.Principals.Outsider, "the outsider (org B)")), "control: the outsider (org B) lists its own "+list, http.StatusOK)
+			mine := framework.Control(cl.Get(p.Protected, as(t.Principals.Outsider)), "control: the outsider (org B) lists its own "+list, http.StatusOK)
 			framework.ControlOK(bytes.Contains(mine.Body, quoted), "control: the outsider's own listing names its %s %s (otherwise its absence below proves nothing)\n%s", what, quoted, mine.Exchange)
-			theirs := refused(p.Protected, as(t.Principals.Admin, "the admin (org A)"), "the admin's listing")
+			theirs := refused(p.Protected, as(t.Principals.Admin), "the admin's listing")
 			framework.Control(theirs, "the admin (org A) lists its own "+list, http.StatusOK)
 			Expect(bytes.Contains(theirs.Body, quoted)).To(BeFalse(), "the admin of org A sees org B's %s %s in its listing\n%s", what, quoted, theirs.Exchange)
 		})
 	}
 	c.ItShould("TEN-001", fmt.Sprintf("should answer another org's %s exactly like a nonexistent one (same status and body), after the outsider got 200 on it (it exists), because a difference tells an attacker which IDs exist in other tenants", what), func() {
 		p := paths()
-		h := as(t.Principals.Admin, "the admin (org A)")
-		owner(p.Foreign, as(t.Principals.Outsider, "the outsider (org B)"), "control: the outsider (org B) on its own org's "+what, refID)
+		h := as(t.Principals.Admin)
+		owner(p.Foreign, as(t.Principals.Outsider), "control: the outsider (org B) on its own org's "+what, refID)
 		foreign := refused(p.Foreign, h, "the admin on org B's "+what)
 		missing := refused(p.Missing, h, "the admin on a nonexistent "+what)
 		// The foreign ID asked twice: body fields that differ between the

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -58,46 +57,6 @@ func freshLogin(c *framework.Ctx, cl *framework.Client, p spec.Principal, who st
 	framework.ControlOK(t.Access != "", "the login response of %s carries no %q\n%s", who, l.AccessField, r.Exchange)
 	cl.AddSecret(t.Access, t.Refresh)
 	return t
-}
-
-type tokenKey struct {
-	c     *framework.Ctx
-	email string
-}
-
-// tokens caches one access token per context and principal: login is
-// bound by password hashing, and the transport specs only need a valid JWT.
-var tokens sync.Map // tokenKey -> string
-
-// loginToken returns a cached access token of p (freshLogin on first use).
-func loginToken(c *framework.Ctx, cl *framework.Client, p spec.Principal, who string) string {
-	k := tokenKey{c, p.Email}
-	if v, ok := tokens.Load(k); ok {
-		cl.AddSecret(v.(string))
-		return v.(string)
-	}
-	tok := freshLogin(c, cl, p, who).Access
-	tokens.Store(k, tok)
-	return tok
-}
-
-// adminJWT returns an access token of the admin.
-func adminJWT(c *framework.Ctx, cl *framework.Client) string {
-	return loginToken(c, cl, c.Target().Principals.Admin, "the admin")
-}
-
-// adminCred returns the admin's credential sent by transport tr: the user
-// API key where the profile has user keys, else (iotistica) the admin JWT.
-func adminCred(c *framework.Ctx, cl *framework.Client, tr spec.Transport) http.Header {
-	return framework.Cred(tr, adminSecret(c, cl))
-}
-
-// adminSecret is the admin's default credential (key or JWT).
-func adminSecret(c *framework.Ctx, cl *framework.Client) string {
-	if c.Profile.UserKeyPrefix != "" {
-		return c.Target().Principals.Admin.APIKey
-	}
-	return adminJWT(c, cl)
 }
 
 // headerName returns the request header carrying a credential by tr and the

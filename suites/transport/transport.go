@@ -86,6 +86,11 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	var cl *framework.Client
 	BeforeEach(func() { cl = c.Client() })
 
+	// adminSecret is the admin's default credential (a user API key, else
+	// a cached JWT); adminCred sends it by transport tr.
+	adminSecret := func() string { return c.DefaultSecret(cl, c.Target().Principals.Admin) }
+	adminCred := func(tr spec.Transport) http.Header { return framework.Cred(tr, adminSecret()) }
+
 	subj := subjectOf(c)
 	name := c.Name()
 	// devices: the profile has device keys (a device control plane with its own key header).
@@ -99,7 +104,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	}
 	// adminWorks is the same control for the admin on path p.
 	adminWorks := func(p string, tr spec.Transport) {
-		framework.Control(cl.Get(p, adminCred(c, cl, tr)), fmt.Sprintf("the admin's credential by %s on %s", tr, p), 200)
+		framework.Control(cl.Get(p, adminCred(tr)), fmt.Sprintf("the admin's credential by %s on %s", tr, p), 200)
 	}
 
 	// expectServed is the assertion of the positive checks (AUTH-003,
@@ -127,7 +132,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 	}
 	ownSpec("AUTH-001", "answers a request without credential on a specific protected resource with the same 401 body, because the error dialect does not depend on the route (the admin's credential gets 200 there)", func() {
 		own := c.Paths().Own
-		r := cl.Get(own, adminCred(c, cl, c.Profile.Transports[0]))
+		r := cl.Get(own, adminCred(c.Profile.Transports[0]))
 		if c.Profile.Resources.ByIDRefDefined && (r.Status == 404 || r.Status == 405) {
 			framework.SkipNotApplicable("the target has no per-object resource at the reference's (ref-defined) GET %s: %d", own, r.Status)
 		}
@@ -174,7 +179,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			what = "the admin's access token"
 		}
 		c.It("AUTH-003", fmt.Sprintf("accepts %s sent as `%s: %s<credential>` with 200, because the profile documents that transport", what, hn, vp), func() {
-			expectServed(cl.Get(c.Paths().Protected, adminCred(c, cl, tr)))
+			expectServed(cl.Get(c.Paths().Protected, adminCred(tr)))
 		})
 	}
 	if devices {
@@ -228,7 +233,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			c.It("AUTH-006", fmt.Sprintf("should accept the scheme written %q with 200, because RFC 9110 §11.1 makes auth-scheme names case-insensitive (the same credential as `Bearer` gets 200)", scheme), func() {
 				adminWorks(c.Paths().Protected, spec.TransportBearer)
 				h := http.Header{}
-				h.Set("Authorization", scheme+" "+adminSecret(c, cl))
+				h.Set("Authorization", scheme+" "+adminSecret())
 				expectServed(cl.Get(c.Paths().Protected, h))
 			})
 		}
@@ -239,7 +244,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		param := param
 		c.It("AUTH-007", fmt.Sprintf("should refuse a valid credential passed only as ?%s= with 401 (or 400: refusing the request outright is stricter), because URLs end up in logs and histories (RFC 6750 §2.3, seed 002: never in query parameters)", param), func() {
 			adminWorks(c.Paths().Protected, c.Profile.Transports[0])
-			r := cl.Get(c.Paths().Protected+"?"+param+"="+url.QueryEscape(adminSecret(c, cl)), nil)
+			r := cl.Get(c.Paths().Protected+"?"+param+"="+url.QueryEscape(adminSecret()), nil)
 			Expect(r).To(framework.HaveStatus(401, 400))
 		})
 		if devices {
@@ -262,10 +267,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		// (roboticks), else its own list.
 		outsiderPath := c.Paths().OutsiderHome
 		creds := func() (admin, outsider string) {
-			if c.Profile.UserKeyPrefix != "" {
-				return t.Principals.Admin.APIKey, t.Principals.Outsider.APIKey
-			}
-			return adminJWT(c, cl), loginToken(c, cl, t.Principals.Outsider, "the outsider")
+			return adminSecret(), c.DefaultSecret(cl, t.Principals.Outsider)
 		}
 		bothWork := func(adminBy, outsiderBy spec.Transport) {
 			a, o := creds()
@@ -329,7 +331,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 		if tr == spec.TransportDeviceKey {
 			return subj.Key
 		}
-		return adminSecret(c, cl)
+		return adminSecret()
 	}
 	serving := func(tr spec.Transport, when string) {
 		framework.Control(cl.Get(pathFor(tr), framework.Cred(tr, validFor(tr))), fmt.Sprintf("a valid credential by %s on %s %s", tr, pathFor(tr), when), 200)
@@ -375,7 +377,7 @@ var _ = framework.Area("transport", func(c *framework.Ctx) {
 			expectServed(cl.Get(p, nil))
 		})
 		c.It("AUTH-010", fmt.Sprintf("serves the public endpoint GET %s with 200 alongside a normal valid credential, because being logged in must not break public pages", p), func() {
-			expectServed(cl.Get(p, adminCred(c, cl, c.Profile.Transports[0])))
+			expectServed(cl.Get(p, adminCred(c.Profile.Transports[0])))
 		})
 	}
 
