@@ -262,7 +262,7 @@ const invalidPool = 1024
 // drawn from the key alphabet; they are unknown to the server with
 // overwhelming probability.
 func invalidKeys(like string, prefix string, n int) []string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	const alphabet = spec.Base62Alphabet
 	size := len(like) - len(prefix)
 	if size < 16 {
 		size = 32

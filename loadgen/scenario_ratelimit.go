@@ -62,7 +62,7 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 	// Find a resource the key may read; its answer also tells when the
 	// window resets, so the attack starts in a fresh window.
 	var chosen *cred
-	var reset string
+	var reset http.Header
 	for i := range cands {
 		c := cands[i]
 		resp, err := e.do(ctx, http.MethodGet, c.rel, http.Header{c.header: {c.value}}, nil, nil)
@@ -70,7 +70,7 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 			return nil, err
 		}
 		if resp.StatusCode/100 == 2 || resp.StatusCode == 429 {
-			chosen, reset = &c, resp.Header.Get(spec.HeaderRateReset)
+			chosen, reset = &c, resp.Header
 			break
 		}
 	}
@@ -78,8 +78,7 @@ func prepareRateLimit(ctx context.Context, e *env) (*plan, error) {
 		return nil, fmt.Errorf("%w: ratelimit: the target's rateLimited.apiKey gets no 2xx on any known resource; check rateLimited in the target file", ErrUsage)
 	}
 	var notes []string
-	var r int64
-	if _, err := fmt.Sscan(reset, &r); err == nil {
+	if r, err := spec.RateHeader(reset, spec.HeaderRateReset); err == nil {
 		wait := time.Until(time.Unix(r, 0)) + 20*time.Millisecond
 		if wait > 0 && wait <= rl.Window.D()+time.Second {
 			select {

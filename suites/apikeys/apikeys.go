@@ -166,7 +166,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 			framework.Control(cl.Get(p, cl.UserCred(t.Principals.Admin.APIKey)), "the admin's valid key on "+p, 200)
 			Expect(cl.Get(p, cl.UserCred(t.RevokedKey))).To(c.Be401())
 		} else {
-			p := framework.DeviceStatePath(t.Devices[0].UUID)
+			p := c.DeviceStatePath(t.Devices[0].UUID)
 			framework.Control(cl.Get(p, framework.Cred(spec.TransportDeviceKey, t.Devices[0].APIKey)), "devices[0]'s valid key on its own state "+p, 200)
 			Expect(cl.Get(p, framework.Cred(spec.TransportDeviceKey, t.RevokedKey))).To(c.Be401())
 		}
@@ -275,8 +275,9 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 			{http.MethodGet, c.Paths().Protected},
 			{http.MethodGet, c.DeviceResource(0)},
 		}
-		if c.Profile.Can(spec.CapProvisioning) {
-			eps = append(eps, struct{ method, path string }{http.MethodPost, "/provision/keys"}) // seed 003's provisioning endpoint
+		provCreate, _, hasProv := c.Profile.ProvisioningPaths()
+		if hasProv {
+			eps = append(eps, struct{ method, path string }{http.MethodPost, provCreate}) // the profile's provisioning endpoint
 		}
 		if c.Profile.Keys != nil {
 			eps = append(eps, struct{ method, path string }{http.MethodPost, c.Profile.Keys.Create})
@@ -284,14 +285,14 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 		for _, ep := range eps {
 			ep := ep
 			c.It("KEY-005", fmt.Sprintf("should answer a device key on the user/admin endpoint %s %s with 403, where the same key reads its own state and the admin's JWT is served there, because a device credential must not reach operator functions (OWASP API5)", ep.method, ep.path), func() {
-				own := framework.DeviceStatePath(t.Devices[0].UUID)
+				own := c.DeviceStatePath(t.Devices[0].UUID)
 				framework.Control(cl.Get(own, devKey), "devices[0]'s key on its own state "+own, 200)
 				req := framework.Req{Method: ep.method, Path: ep.path}
 				switch {
 				case c.Profile.Keys != nil && ep.path == c.Profile.Keys.Create:
 					// seed 003's body of key generation
 					req.JSON = map[string]any{"name": "authconform-device-probe", "agentUuid": t.Devices[0].UUID}
-				case ep.path == "/provision/keys":
+				case hasProv && ep.path == provCreate:
 					// seed 003 shows no request body: send an empty object
 					// (as the provisioning checks do), nothing an
 					// implementation may refuse as unknown

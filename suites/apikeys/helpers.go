@@ -74,7 +74,7 @@ func createKey(c *framework.Ctx, cl *framework.Client) newKey {
 	nk.Header = cl.UserCred(k.Secret)
 	if c.Profile.UserKeyPrefix == "" && c.Profile.Can(spec.CapDeviceKeys) {
 		// The keys API issues device keys: they authenticate on a device's state.
-		nk.Path = framework.DeviceStatePath(c.Target().Devices[1].UUID)
+		nk.Path = c.DeviceStatePath(c.Target().Devices[1].UUID)
 		nk.Header = framework.Cred(spec.TransportDeviceKey, k.Secret)
 	}
 	return nk

@@ -197,7 +197,7 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	real, prefix, path := t.Principals.Admin.APIKey, c.Profile.UserKeyPrefix, c.Paths().Protected
 	tr := c.Profile.Transports[0]
 	if c.Profile.UserKeyPrefix == "" && c.Profile.Can(spec.CapDeviceKeys) {
-		real, prefix, path = t.Devices[0].APIKey, c.Profile.DeviceKeyPrefix, framework.DeviceStatePath(t.Devices[0].UUID)
+		real, prefix, path = t.Devices[0].APIKey, c.Profile.DeviceKeyPrefix, c.DeviceStatePath(t.Devices[0].UUID)
 		tr = spec.TransportDeviceKey
 	}
 

@@ -57,8 +57,10 @@ func (c *Ctx) DeviceResource(i int) string {
 	return strings.ReplaceAll(c.Profile.Resources.Own, "{device}", t.Devices[i].UUID)
 }
 
-// DeviceStatePath is iotistica's device control-plane path.
-func DeviceStatePath(uuid string) string { return "/device/" + uuid + "/state" }
+// DeviceStatePath is the path where device uuid reads its own state with
+// its key: the profile's deviceState (seed 003's /device/{uuid}/state
+// unless the profile document moves it); "" without device keys.
+func (c *Ctx) DeviceStatePath(uuid string) string { return c.Profile.DeviceStatePath(uuid) }
 
 // UserHeaders returns the headers that authenticate principal p on the
 // profile by its default credential: the user API key where the profile has

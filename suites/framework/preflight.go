@@ -141,7 +141,7 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 			break
 		}
 		wg.Add(1)
-		go own(fmt.Sprintf("devices[%d].apiKey", i), DeviceStatePath(d.UUID), Cred(spec.TransportDeviceKey, d.APIKey))
+		go own(fmt.Sprintf("devices[%d].apiKey", i), c.DeviceStatePath(d.UUID), Cred(spec.TransportDeviceKey, d.APIKey))
 	}
 	if rl := t.RateLimited.APIKey; rl != "" {
 		h := cl.UserCred(rl)
@@ -150,7 +150,7 @@ func (c *Ctx) Preflight(ctx context.Context) []Problem {
 			// iotistica: the rate-limited key is a device key.
 			h, path = Cred(spec.TransportDeviceKey, rl), ""
 			if id := limitedDevice(t); id != "" {
-				path = DeviceStatePath(id)
+				path = c.DeviceStatePath(id)
 			}
 		}
 		if path != "" {

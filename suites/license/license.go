@@ -160,7 +160,7 @@ var _ = framework.Area("license", func(c *framework.Ctx) {
 		in, admin := deploy(ctx, 1)
 		reqs := make([]framework.Req, RaceSize)
 		for i := range reqs {
-			reqs[i] = provkit.RedeemReq(in.CreateKey(admin, nil).Key, provkit.AgentName("lic-race"))
+			reqs[i] = provkit.RedeemReq(c, in.CreateKey(admin, nil).Key, provkit.AgentName("lic-race"))
 		}
 		t := provkit.Race(ctx, in.Cl, reqs)
 		Expect(t.Success()).To(BeNumerically("<=", 1), "at most one registration fits under maxDevices\n%s", t)
@@ -216,12 +216,12 @@ var _ = framework.Area("license", func(c *framework.Ctx) {
 			// A registration may be refused when the provisioning key is
 			// asked for or when it is redeemed; either blocks it.
 			r := in.CreateKeyResp(admin, nil)
-			provkit.Judgeable(r, "POST "+provkit.KeysPath+" in restricted mode")
+			provkit.Judgeable(r, "POST "+provkit.KeysPath(c)+" in restricted mode")
 			if r.Status == http.StatusCreated || r.Status == http.StatusOK {
 				k, err := provkit.ParseKey(c.Profile, r)
 				framework.ControlOK(err == nil, "%v\n%s", err, r.Exchange)
 				rr := in.RedeemResp(k.Key, provkit.AgentName("lic"))
-				provkit.Judgeable(rr, "POST "+provkit.RedeemPath+" in restricted mode")
+				provkit.Judgeable(rr, "POST "+provkit.RedeemPath(c)+" in restricted mode")
 				Expect(rr).To(c.Be403(), "a new registration must be refused in restricted mode")
 			} else {
 				Expect(r).To(c.Be403(), "a new registration must be refused in restricted mode")

@@ -475,7 +475,7 @@ func newRevocableKey(c *framework.Ctx, addr, tag string) revocableKey {
 	admin := in.AdminAuth()
 	agent := in.NewAgent(admin, tag)
 	if agent.MQTTPassword == "" {
-		framework.SkipNotApplicable("POST %s returned no mqttPassword (ref-defined): the suite cannot connect the device it provisioned", provkit.RedeemPath)
+		framework.SkipNotApplicable("POST %s returned no mqttPassword (ref-defined): the suite cannot connect the device it provisioned", provkit.RedeemPath(c))
 	}
 	in.Cl.AddSecret(agent.APIKey, agent.MQTTPassword)
 	r := in.CreateDeviceKeyResp(admin, agent.AgentUUID)

@@ -70,11 +70,11 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 
 		c.It("PROV-001", "lets an admin create a provisioning key: a 2xx with a prov_ key and an expiresAt in the future, because seed 003 documents exactly that answer and a key that is born expired cannot provision anything", func() {
 			r := in.CreateKeyResp(in.AdminAuth(), nil)
-			provkit.Judgeable(r, "POST "+provkit.KeysPath+" with an admin JWT")
-			Expect(r).To(framework.HaveStatus(provkit.Created...), "POST %s with an admin JWT must create a provisioning key", provkit.KeysPath)
+			provkit.Judgeable(r, "POST "+provkit.KeysPath(c)+" with an admin JWT")
+			Expect(r).To(framework.HaveStatus(provkit.Created...), "POST %s with an admin JWT must create a provisioning key", provkit.KeysPath(c))
 			k, err := provkit.ParseKey(c.Profile, r)
 			Expect(err).NotTo(HaveOccurred(), "%s", r.Exchange)
-			noteKeyShape(k)
+			noteKeyShape(c, k)
 			if k.ExpiresAt.IsZero() {
 				framework.ShouldNote("expiresAt %v is not a timestamp the suite can read (RFC 3339 is the reference's format), so it could not check that it lies in the future\n%s", k.ExpiresRaw, r.Exchange)
 				return
@@ -86,12 +86,12 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 			in.CreateKey(in.AdminAuth(), nil) // control: the endpoint creates keys for the admin
 			member := in.MemberAuth()
 			framework.Control(in.Get("/agents", member), "the member's JWT on GET /agents (seed 003)", http.StatusOK)
-			Expect(in.CreateKeyResp(member, nil)).To(c.Be403(), "POST %s with a member's JWT", provkit.KeysPath)
+			Expect(in.CreateKeyResp(member, nil)).To(c.Be403(), "POST %s with a member's JWT", provkit.KeysPath(c))
 		})
 
 		c.It("PROV-001", "refuses to create a provisioning key without any credential, with 401, while the admin gets a key from the same endpoint, because key creation is an authenticated operator action", func() {
 			in.CreateKey(in.AdminAuth(), nil) // control
-			Expect(in.CreateKeyResp(nil, nil)).To(c.Be401Missing(), "POST %s without a credential", provkit.KeysPath)
+			Expect(in.CreateKeyResp(nil, nil)).To(c.Be401Missing(), "POST %s without a credential", provkit.KeysPath(c))
 		})
 
 		c.It("PROV-002", "redeems a fresh provisioning key for an iotsk_live_ device key and the new agent's UUID, and that key MUST then read the agent's own state (200), because seed 003 says the agent uses it for all future requests", func() {
@@ -102,17 +102,17 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 			}
 			k := in.CreateKey(in.AdminAuth(), nil)
 			r := in.RedeemResp(k.Key, provkit.AgentName("prov"))
-			provkit.Judgeable(r, "POST "+provkit.RedeemPath+" with a fresh provisioning key")
+			provkit.Judgeable(r, "POST "+provkit.RedeemPath(c)+" with a fresh provisioning key")
 			Expect(r).To(framework.HaveStatus(provkit.Created...), "redeeming a fresh provisioning key must register the agent")
 			got, err := provkit.ParseRedeemed(c.Profile, r)
 			Expect(err).NotTo(HaveOccurred(), "%s", r.Exchange)
 			if got.MQTTPassword == "" {
-				framework.ShouldNote("the answer of POST %s has no mqttPassword (ref-defined: the reference returns the device's MQTT password there; seed 003 says the password comes \"from provisioning\")\n%s", provkit.RedeemPath, r.Exchange)
+				framework.ShouldNote("the answer of POST %s has no mqttPassword (ref-defined: the reference returns the device's MQTT password there; seed 003 says the password comes \"from provisioning\")\n%s", provkit.RedeemPath(c), r.Exchange)
 			}
 			st := in.DeviceState(got.AgentUUID, got.APIKey)
 			provkit.Judgeable(st, "the new device key on its own state")
 			Expect(st).To(framework.HaveStatus(http.StatusOK),
-				"the device key returned by %s must work on %s with %s", provkit.RedeemPath, framework.DeviceStatePath("{agentUuid}"), c.Profile.DeviceKeyHeader)
+				"the device key returned by %s must work on %s with %s", provkit.RedeemPath(c), c.DeviceStatePath("{agentUuid}"), c.Profile.DeviceKeyHeader)
 		})
 
 		c.It("PROV-003", "rejects a second redemption of an already redeemed provisioning key with 401, after the first redemption of that very key succeeded, because seed 003 makes the key single-use and deleted after registration", func() {
@@ -127,7 +127,7 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 			k := in.CreateKey(in.AdminAuth(), nil)
 			reqs := make([]framework.Req, RaceSize)
 			for i := range reqs {
-				reqs[i] = provkit.RedeemReq(k.Key, provkit.AgentName("prov-race"))
+				reqs[i] = provkit.RedeemReq(c, k.Key, provkit.AgentName("prov-race"))
 			}
 			t := provkit.Race(ctx, in.Cl, reqs)
 			// Over-admission is proven whatever else happened.
@@ -161,14 +161,14 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 				// Not-run, not not-applicable: keys do expire (seed 003's
 				// expiresAt); only the suite's ref-defined way to make one
 				// expire soon is missing, so the MUST stays unverified.
-				framework.SkipNotRun("POST %s refuses the ref-defined %q field (%d): the suite cannot make a key expire within the run, so expiry is not verified", provkit.KeysPath, provkit.TTLField, r.Status)
+				framework.SkipNotRun("POST %s refuses the ref-defined %q field (%d): the suite cannot make a key expire within the run, so expiry is not verified", provkit.KeysPath(c), provkit.TTLField, r.Status)
 			}
-			framework.Control(r, "POST "+provkit.KeysPath+" with an admin JWT and {\""+provkit.TTLField+"\": 3}", provkit.Created...)
+			framework.Control(r, "POST "+provkit.KeysPath(c)+" with an admin JWT and {\""+provkit.TTLField+"\": 3}", provkit.Created...)
 			sibling, err := provkit.ParseKey(c.Profile, r)
 			framework.ControlOK(err == nil, "%v\n%s", err, r.Exchange)
 			k := in.CreateKey(admin, body)
 			if k.ExpiresAt.IsZero() || time.Until(k.ExpiresAt) > maxExpiryWait {
-				framework.SkipNotRun("the implementation ignores the ref-defined %s field of POST %s (expiresAt is %v): the suite cannot make a key expire within the run, so expiry is not verified", provkit.TTLField, provkit.KeysPath, k.ExpiresRaw)
+				framework.SkipNotRun("the implementation ignores the ref-defined %s field of POST %s (expiresAt is %v): the suite cannot make a key expire within the run, so expiry is not verified", provkit.TTLField, provkit.KeysPath(c), k.ExpiresRaw)
 			}
 			// Control: a key minted the same way works before it expires.
 			in.Redeem(sibling.Key, provkit.AgentName("prov"))
@@ -197,7 +197,7 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 				uuid, own = a.AgentUUID, a.APIKey
 			}
 			k := in.CreateKey(admin, nil) // a live, unredeemed key
-			state := framework.DeviceStatePath(uuid)
+			state := c.DeviceStatePath(uuid)
 			framework.Control(in.DeviceState(uuid, own), "the device's own key on its state", http.StatusOK)
 			Expect(in.Get(state, framework.Cred(spec.TransportDeviceKey, k.Key))).To(c.Be401(), "a provisioning key as X-Device-API-Key")
 			framework.Control(in.Get("/agents", admin), "the admin's JWT on GET /agents", http.StatusOK)
@@ -235,9 +235,9 @@ var _ = framework.Area("provisioning", func(c *framework.Ctx) {
 
 // noteKeyShape records the SHOULD parts of a provisioning key answer the
 // reference chose: 201 Created and an RFC 3339 expiresAt.
-func noteKeyShape(k provkit.ProvKey) {
+func noteKeyShape(c *framework.Ctx, k provkit.ProvKey) {
 	if k.Resp.Status != http.StatusCreated {
-		framework.ShouldNote("POST %s answered %d; a created key should be 201 Created (RFC 9110 §15.3.2; the reference's status)\n%s", provkit.KeysPath, k.Resp.Status, k.Resp.Exchange)
+		framework.ShouldNote("POST %s answered %d; a created key should be 201 Created (RFC 9110 §15.3.2; the reference's status)\n%s", provkit.KeysPath(c), k.Resp.Status, k.Resp.Exchange)
 	}
 	if !k.ExpiresRFC3339 {
 		framework.ShouldNote("expiresAt %v should be an RFC 3339 timestamp (the reference's format; seed 003 shows \"...\")", k.ExpiresRaw)

@@ -197,7 +197,7 @@ func limitedKey(c *framework.Ctx, cl *framework.Client, led *ledger) *keyed {
 			k.missing = "the rate-limited device key is not listed under devices in the target, so the suite does not know which device-state path it may read"
 			return k
 		}
-		k.req = framework.Req{Method: http.MethodGet, Path: framework.DeviceStatePath(uuid), Header: framework.Cred(spec.TransportDeviceKey, rl.APIKey)}
+		k.req = framework.Req{Method: http.MethodGet, Path: c.DeviceStatePath(uuid), Header: framework.Cred(spec.TransportDeviceKey, rl.APIKey)}
 	default:
 		k.missing = fmt.Sprintf("the rate-limited key does not carry the %s profile's key prefix", c.Name())
 	}

@@ -78,7 +78,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 			if !ok {
 				framework.SkipNotRun("the target lists no device besides the rate-limited one")
 			}
-			r := framework.Control(cl.Get(framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)), "a device's key on its own state", http.StatusOK)
+			r := framework.Control(cl.Get(c.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)), "a device's key on its own state", http.StatusOK)
 			checkHeaders(c, r)
 		})
 	}
@@ -172,7 +172,7 @@ var _ = framework.Area("ratelimit", func(c *framework.Ctx) {
 		}
 		bs := []principalB{{"the admin (another principal)", path, h}}
 		if d, ok := otherDevice(c); ok {
-			bs = append(bs, principalB{"another device's key", framework.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)})
+			bs = append(bs, principalB{"another device's key", c.DeviceStatePath(d.UUID), framework.Cred(spec.TransportDeviceKey, d.APIKey)})
 		}
 		for attempt := 1; attempt <= 2; attempt++ {
 			// Controls: each B works, and has budget, before A is

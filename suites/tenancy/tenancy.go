@@ -162,7 +162,7 @@ var _ = framework.Area("tenancy", func(c *framework.Ctx) {
 			}
 			return ds[0], ds[1]
 		}
-		state := func(d spec.Device) string { return framework.DeviceStatePath(d.UUID) }
+		state := func(d spec.Device) string { return c.DeviceStatePath(d.UUID) }
 		key := func(d spec.Device) http.Header { return framework.Cred(spec.TransportDeviceKey, d.APIKey) }
 		binding := func(x, y spec.Device, xName, yName string) {
 			GinkgoHelper()

@@ -39,7 +39,7 @@ func subjectOf(c *framework.Ctx) keySubject {
 		return keySubject{Key: t.Principals.Admin.APIKey, Prefix: c.Profile.UserKeyPrefix, Path: c.Paths().Protected,
 			Transports: c.Profile.Transports, What: "the admin's API key"}
 	}
-	return keySubject{Key: t.Devices[0].APIKey, Prefix: c.Profile.DeviceKeyPrefix, Path: framework.DeviceStatePath(t.Devices[0].UUID),
+	return keySubject{Key: t.Devices[0].APIKey, Prefix: c.Profile.DeviceKeyPrefix, Path: c.DeviceStatePath(t.Devices[0].UUID),
 		Transports: []spec.Transport{spec.TransportDeviceKey}, What: "device 0's API key"}
 }
 

@@ -29,11 +29,21 @@ import (
 	"github.com/authconform/authconform/suites/framework"
 )
 
-// Paths of seed 003, relative to the profile base path.
-const (
-	KeysPath   = "/provision/keys"  // POST, admin JWT -> {key, expiresAt}
-	RedeemPath = "/provision/agent" // POST {key, agentName} -> {apiKey, agentUuid, mqttPassword}
-)
+// KeysPath is where provisioning keys are created (POST with an admin
+// JWT -> {key, expiresAt}), RedeemPath where they are redeemed (POST {key,
+// agentName} -> {apiKey, agentUuid, mqttPassword}): the profile's
+// provisioning endpoints, relative to its base path (seed 003's
+// /provision/keys and /provision/agent unless the document moves them).
+func KeysPath(c *framework.Ctx) string {
+	create, _, _ := c.Profile.ProvisioningPaths()
+	return create
+}
+
+// RedeemPath: see KeysPath.
+func RedeemPath(c *framework.Ctx) string {
+	_, redeem, _ := c.Profile.ProvisioningPaths()
+	return redeem
+}
 
 // TTLField is the ref-defined body field of POST /provision/keys that asks
 // for a short-lived key (seconds). An implementation may ignore it; specs
@@ -180,7 +190,7 @@ func (in *Instance) CreateKeyResp(h http.Header, body map[string]any) *framework
 	if body == nil {
 		body = map[string]any{}
 	}
-	return in.Post(KeysPath, h, body)
+	return in.Post(KeysPath(in.C), h, body)
 }
 
 // Created are the statuses of a successful creation: seed 003 shows the
@@ -193,9 +203,9 @@ var Created = []int{http.StatusCreated, http.StatusOK}
 func (in *Instance) CreateKey(h http.Header, body map[string]any) ProvKey {
 	GinkgoHelper()
 	r := in.CreateKeyResp(h, body)
-	framework.Control(r, "POST "+KeysPath+" with an admin JWT (creating a provisioning key)", Created...)
+	framework.Control(r, "POST "+KeysPath(in.C)+" with an admin JWT (creating a provisioning key)", Created...)
 	k, err := ParseKey(in.C.Profile, r)
-	framework.ControlOK(err == nil, "POST %s with an admin JWT: %v\n%s", KeysPath, err, r.Exchange)
+	framework.ControlOK(err == nil, "POST %s with an admin JWT: %v\n%s", KeysPath(in.C), err, r.Exchange)
 	return k
 }
 
@@ -252,14 +262,14 @@ type Redeemed struct {
 
 // RedeemReq is the self-registration request of seed 003 (no credential
 // but the provisioning key in the body).
-func RedeemReq(key, agentName string) framework.Req {
-	return framework.Req{Method: http.MethodPost, Path: RedeemPath, JSON: map[string]string{"key": key, "agentName": agentName}}
+func RedeemReq(c *framework.Ctx, key, agentName string) framework.Req {
+	return framework.Req{Method: http.MethodPost, Path: RedeemPath(c), JSON: map[string]string{"key": key, "agentName": agentName}}
 }
 
 // RedeemResp redeems key and returns the response unchecked; secrets in a
 // successful answer are added to the client's masked secrets.
 func (in *Instance) RedeemResp(key, agentName string) *framework.Resp {
-	return in.Do(RedeemReq(key, agentName))
+	return in.Do(RedeemReq(in.C, key, agentName))
 }
 
 // ParseRedeemed reads a 2xx answer of POST /provision/agent: an apiKey
@@ -281,9 +291,9 @@ func ParseRedeemed(p *spec.Profile, r *framework.Resp) (Redeemed, error) {
 func (in *Instance) Redeem(key, agentName string) Redeemed {
 	GinkgoHelper()
 	r := in.RedeemResp(key, agentName)
-	framework.Control(r, "POST "+RedeemPath+" with a fresh provisioning key (registering an agent)", Created...)
+	framework.Control(r, "POST "+RedeemPath(in.C)+" with a fresh provisioning key (registering an agent)", Created...)
 	out, err := ParseRedeemed(in.C.Profile, r)
-	framework.ControlOK(err == nil, "POST %s: %v\n%s", RedeemPath, err, r.Exchange)
+	framework.ControlOK(err == nil, "POST %s: %v\n%s", RedeemPath(in.C), err, r.Exchange)
 	return out
 }
 
@@ -294,9 +304,10 @@ func (in *Instance) NewAgent(h http.Header, tag string) Redeemed {
 	return in.Redeem(in.CreateKey(h, nil).Key, AgentName(tag))
 }
 
-// DeviceState sends GET /device/{uuid}/state with the device key.
+// DeviceState sends GET of the device state path (the profile's
+// deviceState) with the device key.
 func (in *Instance) DeviceState(uuid, deviceKey string) *framework.Resp {
-	return in.Get(framework.DeviceStatePath(uuid), framework.Cred(spec.TransportDeviceKey, deviceKey))
+	return in.Get(in.C.DeviceStatePath(uuid), framework.Cred(spec.TransportDeviceKey, deviceKey))
 }
 
 // DeviceKey is a device key created with POST /auth/api-keys.

@@ -33,7 +33,7 @@ func TestRevealedSecretsAreMasked(t *testing.T) {
 	}))
 	defer srv.Close()
 	cl := framework.NewClient(spec.MustGet(spec.Iotistica), &spec.Target{BaseURL: srv.URL})
-	r, err := cl.Try(context.Background(), framework.Req{Method: http.MethodPost, Path: RedeemPath, JSON: map[string]string{"key": provKey}})
+	r, err := cl.Try(context.Background(), framework.Req{Method: http.MethodPost, Path: spec.DefaultProvisioningRedeem, JSON: map[string]string{"key": provKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
