@@ -96,3 +96,56 @@ func TestRunProfileFile(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedDevicePaths: a dialect like iotistica whose device state and
+// provisioning endpoints live elsewhere (deviceState, provisioning in the
+// document) is served there by the reference and checked there by the
+// suites: the checks that use them pass, and the transcripts show the
+// moved paths, never seed 003's.
+func TestMovedDevicePaths(t *testing.T) {
+	doc, err := os.ReadFile("../../spec/profiles/iotistica.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.NewReplacer(
+		"name: iotistica", "name: movedpaths",
+		"deviceState: /device/{device}/state", "deviceState: /things/{device}/status",
+		"provisioning: {create: /provision/keys, redeem: /provision/agent}", "provisioning: {create: /enrol/keys, redeem: /enrol}",
+	).Replace(string(doc))
+	if !strings.Contains(moved, "/things/{device}/status") || !strings.Contains(moved, "/enrol/keys") {
+		t.Fatal("iotistica.yaml no longer spells its device paths as this test expects")
+	}
+	pf := filepath.Join(t.TempDir(), "moved.yaml")
+	if err := os.WriteFile(pf, []byte(moved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	js := filepath.Join(t.TempDir(), "r.json")
+	code, out, errOut := cli(t, "run", "--profile-file", pf, "--label-filter", "area:provisioning || area:tenancy || area:apikeys || area:ratelimit", "--json", js)
+	if code != 3 && code != 0 {
+		t.Fatalf("run exited %d, want 3 (incomplete: a label filter) or 0\n%s\n%s", code, out, errOut)
+	}
+	r := readRunReport(t, js)
+	ran := 0
+	for _, c := range r.Checks {
+		switch c.Status {
+		case framework.Passed:
+			ran++
+		case framework.Failed, framework.Error:
+			t.Errorf("%s %s: %s", c.ID, c.Status, firstLine(c.Reason))
+		}
+	}
+	raw, _ := os.ReadFile(js)
+	for _, want := range []string{"/api/v1/things/", "/status", "/api/v1/enrol/keys", `POST /api/v1/enrol\n`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the transcripts never show %q: the document's paths were not used", want)
+		}
+	}
+	for _, old := range []string{"/api/v1/device/", "/api/v1/provision/"} {
+		if strings.Contains(string(raw), old) {
+			t.Errorf("the transcripts show seed 003's %q although the document moved it", old)
+		}
+	}
+	if ran < 10 {
+		t.Errorf("only %d checks passed", ran)
+	}
+}
