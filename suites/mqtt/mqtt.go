@@ -150,12 +150,9 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 		control(addr, d, "with the backend up")
 		tried := 0
 		for _, m := range []framework.BackendMode{framework.BackendDown, framework.BackendSlow, framework.BackendError} {
-			err := bc.SetBackend(ctx, m)
-			if errors.Is(err, framework.ErrBackendUnsupported) {
-				framework.Info("backend mode %q not available in the %s environment", m, c.Env.Name())
+			if !switchBackend(ctx, c, bc, m) {
 				continue
 			}
-			framework.ControlOK(err == nil, "switching the auth backend to %s: %v", m, err)
 			tried++
 			out := Connect(addr, cr)
 			if out.Unreachable {
@@ -163,15 +160,7 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 			}
 			Expect(out.Accepted).To(BeFalse(), "backend %s: the broker ACCEPTED a device it could not check; it must refuse or close (fail closed); got %s", m, out)
 			framework.ControlOK(bc.SetBackend(ctx, framework.BackendUp) == nil, "switching the auth backend back up")
-			var back Outcome
-			deadline := time.Now().Add(BackendRecovery)
-			for {
-				back = Connect(addr, cr)
-				if back.Accepted || time.Now().After(deadline) || ctx.Err() != nil {
-					break
-				}
-				time.Sleep(300 * time.Millisecond)
-			}
+			back := waitAccepted(ctx, addr, cr, BackendRecovery)
 			Expect(back.Accepted).To(BeTrue(), "backend back after %s: the device must connect again within %s; got %s", m, BackendRecovery, back)
 		}
 		if tried == 0 {
@@ -369,12 +358,9 @@ var _ = framework.Area("mqtt", func(c *framework.Ctx) {
 		control(addr, d, "with the backend up")
 		tried := 0
 		for _, m := range []framework.BackendMode{framework.BackendDown, framework.BackendError} {
-			err := bc.SetBackend(ctx, m)
-			if errors.Is(err, framework.ErrBackendUnsupported) {
-				framework.Info("backend mode %q not available in the %s environment", m, c.Env.Name())
+			if !switchBackend(ctx, c, bc, m) {
 				continue
 			}
-			framework.ControlOK(err == nil, "switching the auth backend to %s: %v", m, err)
 			tried++
 			for _, v := range []int{4, 5} {
 				out := RawConnect(addr, cr, v)
@@ -442,6 +428,19 @@ func expectRefused(out Outcome, what string) {
 		framework.Info("%s: the broker closed the connection without a CONNACK (%s)", what, out)
 	}
 	Expect(out.Closed).To(BeTrue(), "%s: after refusing, the broker must close the connection (MQTT 3.1.1 [MQTT-3.2.2-5]); got %s", what, out)
+}
+
+// switchBackend switches the auth backend to m, as a control; false (and
+// an INFO line) when the environment cannot (MQTT-004, MQTT-010).
+func switchBackend(ctx context.Context, c *framework.Ctx, bc framework.BackendControl, m framework.BackendMode) bool {
+	GinkgoHelper()
+	err := bc.SetBackend(ctx, m)
+	if errors.Is(err, framework.ErrBackendUnsupported) {
+		framework.Info("backend mode %q not available in the %s environment", m, c.Env.Name())
+		return false
+	}
+	framework.ControlOK(err == nil, "switching the auth backend to %s: %v", m, err)
+	return true
 }
 
 // waitAccepted connects with cr until accepted, for at most d.
