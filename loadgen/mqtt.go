@@ -142,15 +142,10 @@ func mqttConnect(ctx context.Context, broker string, c *mqttClient) (*http.Respo
 // provisionDevices registers n devices of this shard through the
 // provisioning API (admin JWT → provisioning key → agent).
 func provisionDevices(ctx context.Context, e *env, n int) ([]*mqttClient, error) {
-	create, redeem, err := provisioningPaths(e, "registering devices")
+	create, redeem, auth, err := provisioningAdmin(ctx, e, "registering devices")
 	if err != nil {
 		return nil, err
 	}
-	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
-	if err != nil {
-		return nil, err
-	}
-	auth := http.Header{"Authorization": {"Bearer " + lr.access}}
 	var out []*mqttClient
 	for i := 0; i < n; i++ {
 		var k struct {

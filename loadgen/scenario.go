@@ -213,14 +213,19 @@ func deviceCred(e *env, uuid, key string) (cred, error) {
 	return cred{rel: rel, header: e.p.DeviceKeyHeader, value: key}, nil
 }
 
-// provisioningPaths are the profile's paths that create and redeem
-// provisioning keys; the error names the scenario that needs them.
-func provisioningPaths(e *env, scenario string) (create, redeem string, err error) {
+// provisioningAdmin is what creating provisioning keys takes: the
+// profile's provisioning paths (a usage error naming scenario where it has
+// none) and the fixtures admin's freshly logged-in bearer header.
+func provisioningAdmin(ctx context.Context, e *env, scenario string) (create, redeem string, auth http.Header, err error) {
 	create, redeem, ok := e.p.ProvisioningPaths()
 	if !ok {
-		return "", "", fmt.Errorf("%w: %s needs a profile with provisioning; %s has none", ErrUsage, scenario, e.p.Name)
+		return "", "", nil, fmt.Errorf("%w: %s needs a profile with provisioning; %s has none", ErrUsage, scenario, e.p.Name)
 	}
-	return create, redeem, nil
+	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
+	if err != nil {
+		return "", "", nil, err
+	}
+	return create, redeem, http.Header{"Authorization": {"Bearer " + lr.access}}, nil
 }
 
 // probe keeps the credentials that get a 2xx, so the attack measures the

@@ -97,15 +97,10 @@ func prepareProvision(ctx context.Context, e *env) (*plan, error) {
 	if e.p.ProvisioningKeyPrefix == "" {
 		return nil, fmt.Errorf("%w: provision-race needs the iotistica profile; %s has no provisioning (use --profile iotistica)", ErrUsage, e.p.Name)
 	}
-	create, redeem, err := provisioningPaths(e, "provision-race")
+	create, redeem, auth, err := provisioningAdmin(ctx, e, "provision-race")
 	if err != nil {
 		return nil, err
 	}
-	lr, err := login(ctx, e, principal{"admin", e.t.Principals.Admin})
-	if err != nil {
-		return nil, err
-	}
-	auth := http.Header{"Authorization": {"Bearer " + lr.access}}
 	n := int(e.pace.Planned())/DefaultRacers + 2
 	if n > 5000 {
 		return nil, fmt.Errorf("%w: provision-race would need %d provisioning keys; lower --rate or --duration (at most %d requests)", ErrUsage, n, 5000*DefaultRacers)
