@@ -44,9 +44,17 @@ func (s *Server) iotisticaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/export/csv", s.protect(acceptUsers, s.premium("dataExport", func(f fixtures.Features) bool { return f.DataExport }, s.exportCSV)))
 	mux.HandleFunc("GET "+b+"/anomaly/rules", s.protect(acceptUsers, s.premium("advancedAnomaly", func(f fixtures.Features) bool { return f.AdvancedAnomaly }, s.anomalyRules)))
 	mux.HandleFunc("GET "+b+"/ai/suggestions", s.protect(acceptUsers, s.premium("ai", func(f fixtures.Features) bool { return f.AI }, s.aiSuggestions)))
-	mux.HandleFunc("POST "+b+"/mosquitto-auth/user", s.mqttUser)
-	mux.HandleFunc("POST "+b+"/mosquitto-auth/superuser", s.mqttSuperuser)
-	mux.HandleFunc("POST "+b+"/mosquitto-auth/acl", s.mqttACL)
+	user, superuser, acl := s.callbackPaths()
+	mux.HandleFunc("POST "+user, s.mqttUser)
+	mux.HandleFunc("POST "+superuser, s.mqttSuperuser)
+	mux.HandleFunc("POST "+acl, s.mqttACL)
+}
+
+// callbackPaths are the broker's callback paths (the mosquitto-go-auth
+// HTTP backend, docs/mqtt.md), base path included.
+func (s *Server) callbackPaths() (user, superuser, acl string) {
+	b := s.profile.BasePath + "/mosquitto-auth/"
+	return b + "user", b + "superuser", b + "acl"
 }
 
 func newUUID() string {

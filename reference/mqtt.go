@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -30,14 +31,29 @@ type mqttRequest struct {
 	Acc      int
 }
 
+// parseMQTT reads a callback request's body (already bounded to
+// MaxBodyBytes by the middleware).
 func parseMQTT(r *http.Request) (mqttRequest, bool) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return mqttRequest{}, false
+	}
+	return parseMQTTBody(r.Header.Get("Content-Type"), b)
+}
+
+// parseMQTTBody decodes a callback body: a form when contentType says so
+// (as r.PostForm would), JSON otherwise.
+func parseMQTTBody(contentType string, b []byte) (mqttRequest, bool) {
 	var m mqttRequest
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := contentType
+	if ct != "application/json" && ct != "application/x-www-form-urlencoded" {
+		ct, _, _ = mime.ParseMediaType(contentType)
+	}
 	if ct == "application/x-www-form-urlencoded" {
-		if err := r.ParseForm(); err != nil {
+		f, err := url.ParseQuery(string(b))
+		if err != nil {
 			return m, false
 		}
-		f := r.PostForm
 		m.Username, m.Password, m.ClientID, m.Topic = f.Get("username"), f.Get("password"), f.Get("clientid"), f.Get("topic")
 		if a := f.Get("acc"); a != "" {
 			n, err := strconv.Atoi(a)
@@ -47,10 +63,6 @@ func parseMQTT(r *http.Request) (mqttRequest, bool) {
 			m.Acc = n
 		}
 		return m, true
-	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return m, false
 	}
 	var raw struct {
 		Username string          `json:"username"`
@@ -105,20 +117,64 @@ func (s *Server) mqttDevice(username string) (apiKey, bool) {
 	return k, true
 }
 
-// mqttUser is POST /mosquitto-auth/user: 200 when username is a live device
-// key, password its MQTT password and clientid "agent-{uuid}"; else 403.
-// MQTT passwords are random 256-bit secrets, so they are stored as SHA-256
-// (no bcrypt on the connect path) and compared in constant time.
+// The broker's three callbacks.
+type callback int
+
+const (
+	callbackUser      callback = iota // POST /mosquitto-auth/user
+	callbackSuperuser                 // POST /mosquitto-auth/superuser
+	callbackACL                       // POST /mosquitto-auth/acl
+)
+
 func (s *Server) mqttUser(w http.ResponseWriter, r *http.Request) {
-	m, ok := parseMQTT(r)
-	if !ok || s.faults.on(FaultMQTTRejectValid) {
-		mqttAnswer(w, false)
-		return
+	s.mqttCallback(w, r, callbackUser)
+}
+
+func (s *Server) mqttSuperuser(w http.ResponseWriter, r *http.Request) {
+	s.mqttCallback(w, r, callbackSuperuser)
+}
+
+func (s *Server) mqttACL(w http.ResponseWriter, r *http.Request) {
+	s.mqttCallback(w, r, callbackACL)
+}
+
+func (s *Server) mqttCallback(w http.ResponseWriter, r *http.Request, cb callback) {
+	b, err := io.ReadAll(r.Body)
+	mqttAnswer(w, err == nil && s.callbackAllows(cb, r.Header.Get("Content-Type"), b))
+}
+
+// callbackAllows answers one broker callback (net/http's handlers and the
+// broker connections of callbackconn.go alike):
+//
+//   - user: a live device key as username, its MQTT password and clientid
+//     "agent-{uuid}". MQTT passwords are random 256-bit secrets, so they are
+//     stored as SHA-256 (no bcrypt on the connect path) and compared in
+//     constant time.
+//   - superuser: devices are never superusers.
+//   - acl: a live device may read, publish and subscribe under
+//     agents/{its uuid} and agents/{its uuid}/... only, with its own
+//     clientid.
+func (s *Server) callbackAllows(cb callback, contentType string, body []byte) bool {
+	if cb == callbackSuperuser {
+		return false
+	}
+	m, ok := parseMQTTBody(contentType, body)
+	if !ok {
+		return false
+	}
+	if cb == callbackUser {
+		return s.userAllowed(m)
+	}
+	return s.aclAllowed(m)
+}
+
+func (s *Server) userAllowed(m mqttRequest) bool {
+	if s.faults.on(FaultMQTTRejectValid) {
+		return false
 	}
 	k, ok := s.mqttDevice(m.Username)
 	if !ok {
-		mqttAnswer(w, false)
-		return
+		return false
 	}
 	h := sha256.Sum256([]byte(m.Password))
 	pwOK := subtle.ConstantTimeCompare(h[:], k.mqttHash[:]) == 1
@@ -126,41 +182,22 @@ func (s *Server) mqttUser(w http.ResponseWriter, r *http.Request) {
 		pwOK = true // DELIBERATE DEFECT
 	}
 	if s.faults.on(FaultMQTTWeakConnect) {
-		mqttAnswer(w, true) // DELIBERATE DEFECT
-		return
+		return true // DELIBERATE DEFECT
 	}
-	mqttAnswer(w, pwOK && m.ClientID == "agent-"+k.agent)
+	return pwOK && len(m.ClientID) == len("agent-")+len(k.agent) && strings.HasPrefix(m.ClientID, "agent-") && strings.HasSuffix(m.ClientID, k.agent)
 }
 
-// mqttSuperuser is POST /mosquitto-auth/superuser: devices are never
-// superusers.
-func (s *Server) mqttSuperuser(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	mqttAnswer(w, false)
-}
-
-// mqttACL is POST /mosquitto-auth/acl: a live device may read, publish and
-// subscribe under agents/{its uuid} and agents/{its uuid}/... only, with
-// its own clientid.
-func (s *Server) mqttACL(w http.ResponseWriter, r *http.Request) {
-	m, ok := parseMQTT(r)
-	if !ok {
-		mqttAnswer(w, false)
-		return
-	}
+func (s *Server) aclAllowed(m mqttRequest) bool {
 	k, ok := s.mqttDevice(m.Username)
 	if !ok || m.ClientID != "agent-"+k.agent {
-		mqttAnswer(w, false)
-		return
+		return false
 	}
 	if m.Acc != AccRead && m.Acc != AccWrite && m.Acc != AccRead|AccWrite && m.Acc != AccSubscribe {
-		mqttAnswer(w, false)
-		return
+		return false
 	}
 	if s.faults.on(FaultMQTTACLOpen) {
-		mqttAnswer(w, true) // DELIBERATE DEFECT
-		return
+		return true // DELIBERATE DEFECT
 	}
 	own := "agents/" + k.agent
-	mqttAnswer(w, m.Topic == own || strings.HasPrefix(m.Topic, own+"/"))
+	return m.Topic == own || strings.HasPrefix(m.Topic, own+"/")
 }

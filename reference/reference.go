@@ -292,13 +292,18 @@ func Start(ctx context.Context, cfg Config, addr string) (*Running, error) {
 	r.srv = &http.Server{
 		Handler:           s.Handler(),
 		MaxHeaderBytes:    maxHeader,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	var served net.Listener = ln
+	if s.profile.Resources.Model == modelAgents && !s.faults.on(FaultPanicOnLongHeader) {
+		// Broker callback connections get their own loop (callbackconn.go).
+		served = newSplitListener(ln, s)
 	}
 	go func() {
 		defer close(r.done)
-		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := r.srv.Serve(served); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("serve failed", "err", err)
 		}
 	}()
