@@ -323,7 +323,7 @@ func (l *splitListener) parse(block []byte) (callbackRequest, bool) {
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
 			hosts++
-			if !httpguts.ValidHostHeader(string(value)) {
+			if len(value) == 0 || !httpguts.ValidHostHeader(string(value)) {
 				return r, false
 			}
 		case bytes.EqualFold(name, []byte("Content-Length")):

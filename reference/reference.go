@@ -268,6 +268,7 @@ type Running struct {
 	Target *spec.Target
 	Server *Server
 	srv    *http.Server
+	ln     net.Listener // what srv serves: the listener, or a splitListener over it
 	done   chan struct{}
 }
 
@@ -301,6 +302,7 @@ func Start(ctx context.Context, cfg Config, addr string) (*Running, error) {
 		// Broker callback connections get their own loop (callbackconn.go).
 		served = newSplitListener(ln, s)
 	}
+	r.ln = served
 	go func() {
 		defer close(r.done)
 		if err := r.srv.Serve(served); err != nil && !errors.Is(err, http.ErrServerClosed) {
