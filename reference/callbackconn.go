@@ -155,11 +155,13 @@ func (l *splitListener) route(c net.Conn) {
 	br := bufio.NewReaderSize(c, callbackBufSize)
 	_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
 	broker, err := l.sniff(br)
-	if err != nil {
+	if err != nil && br.Buffered() == 0 {
 		_ = c.Close() // as net/http: no request, no answer
 		return
 	}
-	if !broker {
+	if !broker || err != nil {
+		// Not a broker's, or cut short: net/http answers as it would (it
+		// gets the same bytes and then the same end or silence).
 		l.handOff(c, br)
 		return
 	}
