@@ -32,20 +32,23 @@ func BenchmarkCallbackConn(b *testing.B) {
 			}
 			defer c.Close()
 			buf := make([]byte, 4096)
-			roundTrip := func() {
-				if _, err := c.Write(req); err != nil {
-					b.Fatal(err)
-				}
+			readUntil := func(end string) []byte {
 				n := 0
-				for !bytes.HasSuffix(buf[:n], []byte("}\n")) {
+				for !bytes.HasSuffix(buf[:n], []byte(end)) {
 					m, err := c.Read(buf[n:])
 					if err != nil {
 						b.Fatal(err)
 					}
 					n += m
 				}
-				if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200 ")) {
-					b.Fatalf("answer %q", buf[:n])
+				return buf[:n]
+			}
+			roundTrip := func() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if a := readUntil("}\n"); !bytes.HasPrefix(a, []byte("HTTP/1.1 200 ")) {
+					b.Fatalf("answer %q", a)
 				}
 			}
 			if first == "net/http" {
@@ -53,14 +56,7 @@ func BenchmarkCallbackConn(b *testing.B) {
 				if _, err := c.Write([]byte("GET /api/v1/license HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 					b.Fatal(err)
 				}
-				n := 0
-				for !bytes.Contains(buf[:n], []byte("}\n")) {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += m
-				}
+				readUntil("}\n")
 			}
 			roundTrip()
 			b.ReportAllocs()

@@ -64,36 +64,61 @@ func (a answer) String() string {
 	return fmt.Sprintf("%d %v %q", a.status, h, a.body)
 }
 
-// exchange sends prelude (and reads its answer), then req, and returns the
-// answer to req. Every read is bounded.
-func (cs *callbackServer) exchange(t *testing.T, prelude, req string) answer {
+// testConn is a client connection with every wait bounded (5 s).
+type testConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func (cs *callbackServer) dial(t *testing.T) *testConn {
 	t.Helper()
 	c, err := net.Dial("tcp", cs.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	read := func() answer {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("reading the answer: %v", err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		_ = resp.Body.Close()
-		return answer{resp.StatusCode, resp.Header, string(b)}
+	return &testConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (tc *testConn) send(s string) {
+	tc.t.Helper()
+	if _, err := io.WriteString(tc.c, s); err != nil {
+		tc.t.Fatal(err)
 	}
+}
+
+func (tc *testConn) read() (answer, *http.Response) {
+	tc.t.Helper()
+	resp, err := http.ReadResponse(tc.br, nil)
+	if err != nil {
+		tc.t.Fatalf("reading the answer: %v", err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	return answer{resp.StatusCode, resp.Header, string(b)}, resp
+}
+
+func (tc *testConn) expect(status int) {
+	tc.t.Helper()
+	if a, _ := tc.read(); a.status != status {
+		tc.t.Fatalf("answer %s, want status %d", a, status)
+	}
+}
+
+// exchange sends prelude (and reads its answer), then req, and returns the
+// answer to req.
+func (cs *callbackServer) exchange(t *testing.T, prelude, req string) answer {
+	t.Helper()
+	tc := cs.dial(t)
 	if prelude != "" {
-		if _, err := io.WriteString(c, prelude); err != nil {
-			t.Fatal(err)
-		}
-		read()
+		tc.send(prelude)
+		tc.read()
 	}
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	return read()
+	tc.send(req)
+	a, _ := tc.read()
+	return a
 }
 
 // TestCallbackConnAnswersAsNetHTTP: every request, in the plugin's shape or
@@ -204,53 +229,29 @@ func TestCallbackConnKeepsAliveAndPipelines(t *testing.T) {
 	user := "/api/v1/mosquitto-auth/user"
 	ok := post(user, "application/json", cs.userBody(cs.dev.MQTTPassword, "agent-"+cs.dev.UUID))
 	bad := post(user, "application/json", cs.userBody("wrong", "agent-"+cs.dev.UUID))
-	c, err := net.Dial("tcp", cs.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	expect := func(want int) {
-		t.Helper()
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("status %d, want %d", resp.StatusCode, want)
-		}
-	}
+	tc := cs.dial(t)
 	// The first request a byte at a time: the connection is told apart
 	// without waiting for more than it has.
 	for i := 0; i < len(ok); i++ {
-		if _, err := c.Write([]byte{ok[i]}); err != nil {
-			t.Fatal(err)
-		}
+		tc.send(ok[i : i+1])
 		if i%16 == 0 {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	expect(200)
+	tc.expect(200)
 	for i := 0; i < 50; i++ {
-		_, _ = io.WriteString(c, ok)
-		expect(200)
+		tc.send(ok)
+		tc.expect(200)
 	}
-	_, _ = io.WriteString(c, ok+bad+ok) // pipelined
-	expect(200)
-	expect(403)
-	expect(200)
-	_, _ = io.WriteString(c, post(user, "application/json", cs.userBody(cs.dev.MQTTPassword, "agent-"+cs.dev.UUID), "Connection: close"))
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
+	tc.send(ok + bad + ok) // pipelined
+	tc.expect(200)
+	tc.expect(403)
+	tc.expect(200)
+	tc.send(post(user, "application/json", cs.userBody(cs.dev.MQTTPassword, "agent-"+cs.dev.UUID), "Connection: close"))
+	if a, resp := tc.read(); a.status != 200 || !resp.Close {
+		t.Fatalf("answer %s, want 200 and Connection: close", a)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != 200 || !resp.Close {
-		t.Fatalf("status %d close %v, want 200 and Connection: close", resp.StatusCode, resp.Close)
-	}
-	if _, err := br.ReadByte(); err != io.EOF {
+	if _, err := tc.br.ReadByte(); err != io.EOF {
 		t.Fatalf("after Connection: close the server kept the connection open (read: %v)", err)
 	}
 }
@@ -267,23 +268,13 @@ func TestCallbackConnWaitsAreBounded(t *testing.T) {
 	ok := post("/api/v1/mosquitto-auth/user", "application/json", cs.userBody(cs.dev.MQTTPassword, "agent-"+cs.dev.UUID))
 	closedWithin := func(t *testing.T, send string, answers int, within time.Duration) {
 		t.Helper()
-		c, err := net.Dial("tcp", cs.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(c)
-		_, _ = io.WriteString(c, send)
+		tc := cs.dial(t)
+		tc.send(send)
 		for i := 0; i < answers; i++ {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
+			tc.read()
 		}
 		start := time.Now()
-		rest, err := io.ReadAll(br)
+		rest, err := io.ReadAll(tc.br)
 		if ne, isNet := err.(net.Error); isNet && ne.Timeout() {
 			t.Fatalf("the server kept the connection open for 5 s")
 		}
@@ -305,21 +296,11 @@ func TestCallbackConnWaitsAreBounded(t *testing.T) {
 	t.Run("Close", func(t *testing.T) {
 		readHeaderTimeout, idleTimeout = oldHeader, oldIdle
 		cs := startCallbackServer(t, Config{})
-		c, err := net.Dial("tcp", cs.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(c)
-		_, _ = io.WriteString(c, ok)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		tc := cs.dial(t)
+		tc.send(ok)
+		tc.expect(200)
 		go func() { _ = cs.r.Close() }()
-		if _, err := br.ReadByte(); err != io.EOF {
+		if _, err := tc.br.ReadByte(); err != io.EOF {
 			t.Fatalf("after Close the broker connection stayed open (read: %v)", err)
 		}
 	})
