@@ -56,8 +56,8 @@ const (
 	callbackBufSize   = 8 << 10
 )
 
-// The server's ReadHeaderTimeout and IdleTimeout, for both loops
-// (variables so that tests can shorten them).
+// The server's ReadHeaderTimeout and IdleTimeout, for both loops; read
+// when a server starts (variables so that tests can shorten them).
 var (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
@@ -68,6 +68,8 @@ var (
 type splitListener struct {
 	ln     net.Listener
 	s      *Server
+	header time.Duration // readHeaderTimeout and idleTimeout when made
+	idle   time.Duration
 	prefix []byte
 	paths  [3]string // by callback
 	lines  [3][]byte // their request lines
@@ -83,7 +85,7 @@ type splitListener struct {
 func newSplitListener(ln net.Listener, s *Server) *splitListener {
 	user, superuser, acl := s.callbackPaths()
 	l := &splitListener{
-		ln: ln, s: s,
+		ln: ln, s: s, header: readHeaderTimeout, idle: idleTimeout,
 		prefix: []byte("POST " + s.profile.BasePath + "/mosquitto-auth/"),
 		paths:  [3]string{callbackUser: user, callbackSuperuser: superuser, callbackACL: acl},
 		conns:  make(chan net.Conn), done: make(chan struct{}),
@@ -153,7 +155,7 @@ func (l *splitListener) acceptLoop() {
 // connection from any other.
 func (l *splitListener) route(c net.Conn) {
 	br := bufio.NewReaderSize(c, callbackBufSize)
-	_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(l.header))
 	broker, err := l.sniff(br)
 	if err != nil && br.Buffered() == 0 {
 		_ = c.Close() // as net/http: no request, no answer
@@ -228,12 +230,12 @@ func (l *splitListener) serve(c net.Conn, br *bufio.Reader) {
 	)
 	for first := true; ; first = false {
 		if !first {
-			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+			_ = c.SetReadDeadline(time.Now().Add(l.idle))
 			if _, err := br.Peek(1); err != nil {
 				_ = c.Close()
 				return
 			}
-			_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			_ = c.SetReadDeadline(time.Now().Add(l.header))
 		}
 		block, ok := l.headerBlock(br)
 		if !ok {
