@@ -31,16 +31,6 @@ type mqttRequest struct {
 	Acc      int
 }
 
-// parseMQTT reads a callback request's body (already bounded to
-// MaxBodyBytes by the middleware).
-func parseMQTT(r *http.Request) (mqttRequest, bool) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return mqttRequest{}, false
-	}
-	return parseMQTTBody(r.Header.Get("Content-Type"), b)
-}
-
 // parseMQTTBody decodes a callback body: a form when contentType says so
 // (as r.PostForm would), JSON otherwise.
 func parseMQTTBody(contentType string, b []byte) (mqttRequest, bool) {
