@@ -63,16 +63,34 @@ var (
 	idleTimeout       = 120 * time.Second
 )
 
+// callbackShape tells the broker's requests apart: the first bytes of a
+// broker connection and the request lines of the three callbacks.
+type callbackShape struct {
+	prefix []byte
+	paths  [3]string // by callback
+	lines  [3][]byte // their request lines
+}
+
+func newCallbackShape(s *Server) callbackShape {
+	user, superuser, acl := s.callbackPaths()
+	sh := callbackShape{
+		prefix: []byte("POST " + s.profile.BasePath + "/mosquitto-auth/"),
+		paths:  [3]string{callbackUser: user, callbackSuperuser: superuser, callbackACL: acl},
+	}
+	for i, p := range sh.paths {
+		sh.lines[i] = []byte("POST " + p + " HTTP/1.1")
+	}
+	return sh
+}
+
 // splitListener accepts on the real listener and gives net/http (through
 // its own Accept) every connection that is not a broker's.
 type splitListener struct {
+	callbackShape
 	ln     net.Listener
 	s      *Server
 	header time.Duration // readHeaderTimeout and idleTimeout when made
 	idle   time.Duration
-	prefix []byte
-	paths  [3]string // by callback
-	lines  [3][]byte // their request lines
 
 	conns chan net.Conn
 	done  chan struct{}
@@ -83,16 +101,11 @@ type splitListener struct {
 }
 
 func newSplitListener(ln net.Listener, s *Server) *splitListener {
-	user, superuser, acl := s.callbackPaths()
 	l := &splitListener{
-		ln: ln, s: s, header: readHeaderTimeout, idle: idleTimeout,
-		prefix: []byte("POST " + s.profile.BasePath + "/mosquitto-auth/"),
-		paths:  [3]string{callbackUser: user, callbackSuperuser: superuser, callbackACL: acl},
-		conns:  make(chan net.Conn), done: make(chan struct{}),
+		callbackShape: newCallbackShape(s),
+		ln:            ln, s: s, header: readHeaderTimeout, idle: idleTimeout,
+		conns: make(chan net.Conn), done: make(chan struct{}),
 		fast: map[net.Conn]struct{}{},
-	}
-	for i, p := range l.paths {
-		l.lines[i] = []byte("POST " + p + " HTTP/1.1")
 	}
 	go l.acceptLoop()
 	return l
@@ -187,21 +200,29 @@ func (l *splitListener) route(c net.Conn) {
 
 // sniff waits for bytes until they either match the callback prefix in
 // full or differ from it; it never waits for more than the prefix.
-func (l *splitListener) sniff(br *bufio.Reader) (bool, error) {
-	for {
-		n := br.Buffered()
-		if n > 0 {
-			b, _ := br.Peek(n)
-			m := min(n, len(l.prefix))
-			if !bytes.Equal(b[:m], l.prefix[:m]) {
-				return false, nil
-			}
-			if m == len(l.prefix) {
-				return true, nil
-			}
+func (l *splitListener) sniff(br *bufio.Reader) (broker bool, err error) {
+	err = peekUntil(br, func(b []byte) bool {
+		m := min(len(b), len(l.prefix))
+		if !bytes.Equal(b[:m], l.prefix[:m]) {
+			return true
 		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return false, err
+		broker = m == len(l.prefix)
+		return broker
+	})
+	return broker, err
+}
+
+// peekUntil looks at what br holds, reading more (within the read
+// deadline, never more than is there) until done says so; the error is
+// that of the read that ended the wait otherwise. Nothing is consumed.
+func peekUntil(br *bufio.Reader, done func(buffered []byte) bool) error {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if done(b) {
+			return nil
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			return err
 		}
 	}
 }
@@ -237,12 +258,11 @@ func (l *splitListener) serve(c net.Conn, br *bufio.Reader) {
 			}
 			_ = c.SetReadDeadline(time.Now().Add(l.header))
 		}
-		block, ok := l.headerBlock(br)
-		if !ok {
-			l.handOff(c, br)
-			return
+		block, ok := headerBlock(br)
+		var req callbackRequest
+		if ok {
+			req, ok = l.parse(block)
 		}
-		req, ok := l.parse(block)
 		if !ok {
 			l.handOff(c, br)
 			return
@@ -271,21 +291,19 @@ func (l *splitListener) serve(c net.Conn, br *bufio.Reader) {
 }
 
 // headerBlock waits (within the read deadline) until br holds a whole
-// header block, and returns it without consuming it.
-func (l *splitListener) headerBlock(br *bufio.Reader) ([]byte, bool) {
-	for {
-		n := br.Buffered()
-		b, _ := br.Peek(n)
+// header block, and returns it without consuming it; false when none ends
+// within callbackMaxHeader bytes or the wait ends first (net/http then
+// gets the same bytes and the same end).
+func headerBlock(br *bufio.Reader) ([]byte, bool) {
+	var block []byte
+	err := peekUntil(br, func(b []byte) bool {
 		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			return b[:i+4], true
+			block = b[:i+4]
+			return true
 		}
-		if n >= callbackMaxHeader {
-			return nil, false
-		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return nil, false // net/http sees the same bytes and the same end
-		}
-	}
+		return len(b) >= callbackMaxHeader
+	})
+	return block, err == nil && block != nil
 }
 
 type callbackRequest struct {
@@ -297,11 +315,11 @@ type callbackRequest struct {
 
 // parse reads a header block in the shape served here; false hands the
 // request to net/http.
-func (l *splitListener) parse(block []byte) (callbackRequest, bool) {
+func (sh *callbackShape) parse(block []byte) (callbackRequest, bool) {
 	var r callbackRequest
 	lineEnd := bytes.Index(block, []byte("\r\n"))
 	found := false
-	for i, line := range l.lines {
+	for i, line := range sh.lines {
 		if bytes.Equal(block[:lineEnd], line) {
 			r.cb, found = callback(i), true
 			break

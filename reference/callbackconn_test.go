@@ -197,29 +197,13 @@ func TestCallbackConnAnswersAsNetHTTP(t *testing.T) {
 		})
 	}
 	// The shape check itself: what is answered by the loop and what is not.
+	sh := newCallbackShape(cs.r.Server)
 	for _, tc := range cases {
 		block := tc.req[:strings.Index(tc.req, "\r\n\r\n")+4]
-		sl := newTestSplit(t)
-		if _, ok := sl.parse([]byte(block)); ok != tc.fast && len(block) <= callbackMaxHeader {
+		if _, ok := sh.parse([]byte(block)); ok != tc.fast && len(block) <= callbackMaxHeader {
 			t.Errorf("%s: parse accepted = %v, want %v", tc.name, ok, tc.fast)
 		}
 	}
-}
-
-// newTestSplit is a splitListener for the iotistica paths, not serving.
-func newTestSplit(t *testing.T) *splitListener {
-	t.Helper()
-	s, err := New(Config{Profile: spec.Iotistica})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newSplitListener(ln, s)
-	t.Cleanup(func() { _ = l.Close() })
-	return l
 }
 
 // TestCallbackConnKeepsAliveAndPipelines: many requests on one connection,
@@ -375,12 +359,7 @@ func FuzzCallbackParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	l := &splitListener{s: s}
-	user, superuser, acl := s.callbackPaths()
-	l.paths = [3]string{callbackUser: user, callbackSuperuser: superuser, callbackACL: acl}
-	for i, p := range l.paths {
-		l.lines[i] = []byte("POST " + p + " HTTP/1.1")
-	}
+	l := newCallbackShape(s)
 	f.Fuzz(func(t *testing.T, block string) {
 		i := strings.Index(block, "\r\n\r\n")
 		if i < 0 || i+4 != len(block) || !strings.Contains(block, "\r\n") {
