@@ -24,8 +24,8 @@ func (s *Server) iotisticaRoutes(mux *http.ServeMux) {
 	// are routes()'s, as for every family.
 	mux.HandleFunc("GET "+b+"/agents", s.protect(acceptUsers, s.listAgents))
 	mux.HandleFunc("GET "+b+"/agents/{uuid}", s.protect(acceptUsers, s.getAgent))
-	if p.DeviceState != "" {
-		mux.HandleFunc("GET "+b+strings.ReplaceAll(p.DeviceState, "{device}", "{uuid}"), s.protect(acceptDevices, s.deviceState))
+	if st := p.DeviceStatePath("{uuid}"); st != "" {
+		mux.HandleFunc("GET "+b+st, s.protect(acceptDevices, s.deviceState))
 	}
 	if k := p.Keys; k != nil {
 		mux.HandleFunc("POST "+b+k.Create, s.protect(acceptUsers, s.createDeviceKey))
