@@ -3,11 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -267,19 +265,13 @@ const invalidPool = 1024
 // drawn from the key alphabet; they are unknown to the server with
 // overwhelming probability.
 func invalidKeys(like string, prefix string, n int) []string {
-	const alphabet = spec.Base62Alphabet
 	size := len(like) - len(prefix)
 	if size < 16 {
 		size = 32
 	}
 	out := make([]string, n)
 	for i := range out {
-		b := make([]byte, size)
-		for j := range b {
-			k, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-			b[j] = alphabet[k.Int64()]
-		}
-		out[i] = prefix + string(b)
+		out[i] = prefix + spec.RandomBase62(size)
 	}
 	return out
 }
