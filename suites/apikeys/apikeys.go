@@ -185,9 +185,9 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	// KEY-003 ------------------------------------------------------------
 	if p := restrictedFor(c); p != "" {
 		c.It("KEY-003", "answers the member's key on a resource of its own organisation it has no access to with 403 and the profile's body, not 401 or 404, where the admin gets 200 on that resource and the member's key 200 on the shared one, because the key is valid and only the permission is missing", func() {
-			ownerControl(c, cl.Get(p, c.UserHeaders(cl, t.Principals.Admin)), p, "the admin (the resource's owner) on "+p, 200)
-			framework.Control(cl.Get(c.Paths().Protected, c.UserHeaders(cl, t.Principals.Member)), "the member's credential on the shared resource "+c.Paths().Protected, 200)
-			Expect(cl.Get(p, c.UserHeaders(cl, t.Principals.Member))).To(c.Be403())
+			ownerControl(c, cl.Get(p, c.DefaultCred(cl, t.Principals.Admin)), p, "the admin (the resource's owner) on "+p, 200)
+			framework.Control(cl.Get(c.Paths().Protected, c.DefaultCred(cl, t.Principals.Member)), "the member's credential on the shared resource "+c.Paths().Protected, 200)
+			Expect(cl.Get(p, c.DefaultCred(cl, t.Principals.Member))).To(c.Be403())
 		})
 	}
 	outsiderRefusal := "403 and the profile's body, not 401 or 404"
@@ -196,9 +196,9 @@ var _ = framework.Area("apikeys", func(c *framework.Ctx) {
 	}
 	c.It("KEY-003", "answers the outsider's credential on the admin's resource with "+outsiderRefusal+", where the admin gets 200 on it and the outsider 200 on its own organisation's resource, because the credential is valid and only the permission is missing", func() {
 		own, foreign := c.Paths().Own, c.Paths().Foreign
-		ownerControl(c, cl.Get(own, c.UserHeaders(cl, t.Principals.Admin)), own, "the admin (the resource's owner) on "+own, 200)
-		ownerControl(c, cl.Get(foreign, c.UserHeaders(cl, t.Principals.Outsider)), foreign, "the outsider's credential on its own organisation's resource "+foreign, 200)
-		r := cl.Get(own, c.UserHeaders(cl, t.Principals.Outsider))
+		ownerControl(c, cl.Get(own, c.DefaultCred(cl, t.Principals.Admin)), own, "the admin (the resource's owner) on "+own, 200)
+		ownerControl(c, cl.Get(foreign, c.DefaultCred(cl, t.Principals.Outsider)), foreign, "the outsider's credential on its own organisation's resource "+foreign, 200)
+		r := cl.Get(own, c.DefaultCred(cl, t.Principals.Outsider))
 		if c.Profile.Resources.RefusalRefDefined && r.Status == http.StatusNotFound {
 			// Seed 003 gives no status for another tenant's agent: a 404
 			// that hides it is conformant (as in TEN-001); the

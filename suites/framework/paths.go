@@ -1,11 +1,6 @@
 package framework
 
-import (
-	"net/http"
-	"strings"
-
-	"github.com/authconform/authconform/spec"
-)
+import "strings"
 
 // Paths of the profile's protected resources, relative to the base path,
 // filled from the target's resources. They are what the tenancy, key and
@@ -61,14 +56,3 @@ func (c *Ctx) DeviceResource(i int) string {
 // its key: the profile's deviceState (seed 003's /device/{uuid}/state
 // unless the profile document moves it); "" without device keys.
 func (c *Ctx) DeviceStatePath(uuid string) string { return c.Profile.DeviceStatePath(uuid) }
-
-// UserHeaders returns the headers that authenticate principal p on the
-// profile by its default credential: the user API key where the profile has
-// them, else a JWT obtained by logging in (iotistica).
-func (c *Ctx) UserHeaders(cl *Client, p spec.Principal) http.Header {
-	if c.Profile.UserKeyPrefix != "" {
-		return cl.UserCred(p.APIKey)
-	}
-	tok := c.Login(cl, p)
-	return Cred(spec.TransportBearer, tok.Access)
-}
